@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, unquote
 
 from .errors import PROBLEM_CONTENT_TYPE, problem_body
 
-__all__ = ["Headers", "Request", "Response", "FAULTS", "problem_response"]
+__all__ = ["Headers", "Request", "Response", "ServerLimits", "FAULTS", "problem_response"]
 
 # Connection-level faults the server knows how to carry out (see server.py).
 FAULTS = ("connection_reset", "empty_response", "malformed_chunk",
@@ -171,6 +171,17 @@ class Response:
     @classmethod
     def text(cls, status: int, text: str, headers=(), content_type: str = "text/plain; charset=utf-8"):
         return cls(status, [("Content-Type", content_type), *headers], text.encode())
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """Protections the HTTP edge enforces before the app sees a request (config ``server``)."""
+
+    max_body_bytes: int = 10 * 1024 * 1024   # larger bodies get 413
+    max_header_bytes: int = 64 * 1024        # request line + headers; larger gets 431
+    max_headers: int = 100                   # more header lines gets 431
+    idle_timeout_s: float = 30.0             # a connection silent this long is closed
+    max_delay_s: float = 300.0               # cap on any injected latency
 
 
 def problem_response(status: int, title: str, detail: str = "", headers=(), **kwargs) -> Response:
