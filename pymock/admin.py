@@ -1,0 +1,333 @@
+"""The admin REST API. ``ADMIN_ROUTES`` below is the whole API: read it to learn it.
+
+Layer 1: handlers take the app, the config snapshot and the request, and return a
+``Response``; they never touch sockets. ``/__admin/openapi.json`` is generated from the same
+table, so the document cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from . import __version__
+from .config import ENDPOINT_KEYS
+from .errors import ConfigError, NotFoundError, PROBLEM_CONTENT_TYPE
+from .files import atomic_write
+from .matching import Route, RouteMiss, Router, compile_path
+from .model import Request, Response, problem_response
+
+__all__ = ["ADMIN_ROUTES", "AdminRoute", "dispatch", "unauthorized", "admin_openapi"]
+
+
+@dataclass(frozen=True)
+class AdminRoute:
+    method: str
+    path: str
+    handler: object
+    summary: str
+
+
+def _json(status: int, payload, headers=()) -> Response:
+    body = json.dumps(payload, indent=2, default=str).encode()
+    return Response(status, [("Content-Type", "application/json"), *headers], body)
+
+
+def _body_json(request: Request):
+    """The request body as a JSON object, or a 400 problem response explaining why not."""
+    if not request.body.strip():
+        return problem_response(400, "Request body required", "send a JSON object")
+    try:
+        payload = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        line = f" at line {exc.lineno}, column {exc.colno}" if hasattr(exc, "lineno") else ""
+        return problem_response(400, "Invalid JSON", f"the request body is not valid JSON{line}: {exc}")
+    if not isinstance(payload, dict):
+        return problem_response(400, "Invalid JSON", "expected a JSON object")
+    return payload
+
+
+def _invalid(exc: ConfigError) -> Response:
+    return problem_response(400, "Invalid mock", f"{len(exc.problems)} problem(s); nothing was changed",
+                            errors=exc.problems)
+
+
+# ---------------------------------------------------------------- status
+
+def health(app, config, request, params):
+    reload_ok = app.last_reload["ok"]
+    return _json(200, {
+        "status": "ok" if reload_ok else "degraded",
+        "version": __version__,
+        "uptime_s": round(app.clock() - app.started_at, 3),
+        "config": {"source": config.source_path, "endpoints": len(config.endpoints),
+                   "enabled": sum(1 for e in config.endpoints if e.enabled)},
+        "last_reload": app.last_reload,
+        "journal": app.journal.stats(),
+    })
+
+
+def version(app, config, request, params):
+    return _json(200, {"name": "pymock", "version": __version__})
+
+
+def reload(app, config, request, params):
+    result = app.reload("reload requested")
+    if result["ok"]:
+        return _json(200, {"reloaded": True, "endpoints": len(app.config.endpoints), **result})
+    return problem_response(400, "Reload rejected", "the previous config is still serving",
+                            errors=result["problems"])
+
+
+def reset(app, config, request, params):
+    app.reset_state()
+    return _json(200, {"reset": True})
+
+
+# ---------------------------------------------------------------- mocks
+
+def _mock_view(endpoint) -> dict:
+    return {"id": endpoint.id, **{k: v for k, v in endpoint.source.items() if k != "id"},
+            "enabled": endpoint.enabled}
+
+
+def _find_index(raw: dict, config, ident: str) -> int:
+    endpoint = config.endpoint(ident)
+    if endpoint is None:
+        raise NotFoundError("mock", ident)
+    return endpoint.order
+
+
+def list_mocks(app, config, request, params):
+    tag = request.query.get("tag", [None])[0]
+    mocks = [_mock_view(e) for e in config.endpoints if tag is None or tag in e.tags]
+    return _json(200, {"mocks": mocks, "total": len(mocks)})
+
+
+def get_mock(app, config, request, params):
+    endpoint = config.endpoint(params["id"])
+    if endpoint is None:
+        raise NotFoundError("mock", params["id"])
+    return _json(200, _mock_view(endpoint))
+
+
+def create_mock(app, config, request, params):
+    payload = _body_json(request)
+    if isinstance(payload, Response):
+        return payload
+    if "id" in payload and config.endpoint(str(payload["id"])) is not None:
+        return problem_response(409, "Mock exists", f"a mock with id {payload['id']!r} already exists",
+                                hint="use PUT /__admin/mocks/{id} to replace it")
+    fresh = app.edit(lambda raw: raw.setdefault("endpoints", []).append(payload))
+    created = fresh.endpoints[-1]
+    return _json(201, _mock_view(created), [("Location", f"/__admin/mocks/{created.id}")])
+
+
+def _edit_one(app, config, ident, change):
+    index = _find_index(config.raw, config, ident)
+
+    def mutate(raw):
+        raw["endpoints"][index] = change(raw["endpoints"][index])
+    fresh = app.edit(mutate)
+    return _json(200, _mock_view(fresh.endpoints[index]))
+
+
+def replace_mock(app, config, request, params):
+    payload = _body_json(request)
+    if isinstance(payload, Response):
+        return payload
+    return _edit_one(app, config, params["id"], lambda old: {**payload, "id": params["id"]})
+
+
+def patch_mock(app, config, request, params):
+    payload = _body_json(request)
+    if isinstance(payload, Response):
+        return payload
+    return _edit_one(app, config, params["id"],
+                     lambda old: {**_merge_patch(old, payload), "id": params["id"]})
+
+
+def _merge_patch(target, patch):
+    """RFC 7386 JSON merge patch: null deletes, objects merge, anything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    out = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = _merge_patch(out.get(key), value)
+    return out
+
+
+def delete_mock(app, config, request, params):
+    index = _find_index(config.raw, config, params["id"])
+    app.edit(lambda raw: raw["endpoints"].pop(index))
+    return Response(204, [])
+
+
+def enable_mock(app, config, request, params):
+    return _edit_one(app, config, params["id"], lambda old: {**old, "enabled": True, "id": params["id"]})
+
+
+def disable_mock(app, config, request, params):
+    return _edit_one(app, config, params["id"], lambda old: {**old, "enabled": False, "id": params["id"]})
+
+
+def reset_mocks(app, config, request, params):
+    if not app.source_path:
+        return problem_response(409, "No config file", "this server was started from a dict; there is no file to reset to")
+    return reload(app, config, request, params)
+
+
+def save_mocks(app, config, request, params):
+    if not app.source_path:
+        return problem_response(409, "No config file", "this server was started from a dict; there is no file to save to")
+    if app.source_path.endswith((".yaml", ".yml")):
+        from . import miniyaml
+        text = miniyaml.dump(config.raw)
+    else:
+        text = json.dumps(config.raw, indent=2) + "\n"
+    atomic_write(app.source_path, text, backup=True)
+    return _json(200, {"saved": app.source_path, "backup": app.source_path + ".bak",
+                       "endpoints": len(config.endpoints)})
+
+
+# ---------------------------------------------------------------- request journal
+
+_FILTERS = {
+    "method": lambda entry, v: entry["method"] == v.upper(),
+    "path": lambda entry, v: entry["path"] == v,
+    "path_prefix": lambda entry, v: entry["path"].startswith(v),
+    "status": lambda entry, v: str(entry["status"]) == v,
+    "matched": lambda entry, v: (entry["matched"] is not None) == (v.lower() in ("1", "true", "yes")),
+    "endpoint": lambda entry, v: entry["matched"] == v,
+}
+
+
+def list_requests(app, config, request, params):
+    query = request.query_first()
+    unknown = [k for k in query if k not in _FILTERS and k != "limit"]
+    if unknown:
+        return problem_response(400, "Unknown filter", f"unknown query parameter(s): {', '.join(unknown)}",
+                                allowed=sorted([*_FILTERS, "limit"]))
+    limit = query.get("limit")
+    if limit is not None and not limit.isdigit():
+        return problem_response(400, "Invalid limit", f"limit must be a whole number, got {limit!r}")
+    checks = [(_FILTERS[k], v) for k, v in query.items() if k in _FILTERS]
+    entries = app.journal.list(lambda e: all(check(e, v) for check, v in checks),
+                               int(limit) if limit else None)
+    return _json(200, {"requests": entries, **app.journal.stats()})
+
+
+def unmatched_requests(app, config, request, params):
+    entries = app.journal.list(lambda e: e["matched"] is None)
+    return _json(200, {"requests": entries, "count": len(entries)})
+
+
+def get_request(app, config, request, params):
+    return _json(200, app.journal.get(params["id"]))
+
+
+def clear_requests(app, config, request, params):
+    return _json(200, {"deleted": app.journal.clear()})
+
+
+def logs(app, config, request, params):
+    """The learning guide's ``/__logs``: the journal, newest first."""
+    return list_requests(app, config, request, params)
+
+
+def openapi(app, config, request, params):
+    return _json(200, admin_openapi())
+
+
+ADMIN_ROUTES = [
+    AdminRoute("GET", "/__admin/health", health, "Server health, config status and the last reload"),
+    AdminRoute("GET", "/__admin/version", version, "The pymock version"),
+    AdminRoute("POST", "/__admin/reload", reload, "Reload the config file (a bad file keeps the old config)"),
+    AdminRoute("GET", "/__admin/reload", reload, "Reload the config file (GET alias)"),
+    AdminRoute("POST", "/__admin/reset", reset, "Forget the request journal, sequences and counters"),
+    AdminRoute("GET", "/__admin/mocks", list_mocks, "List mocks (filter with ?tag=)"),
+    AdminRoute("POST", "/__admin/mocks", create_mock, "Create a mock from an endpoint object"),
+    AdminRoute("POST", "/__admin/mocks/save", save_mocks, "Write the live mocks to the config file (atomic, keeps .bak)"),
+    AdminRoute("POST", "/__admin/mocks/reset", reset_mocks, "Discard admin edits: reload mocks from the file"),
+    AdminRoute("GET", "/__admin/mocks/{id}", get_mock, "Get one mock"),
+    AdminRoute("PUT", "/__admin/mocks/{id}", replace_mock, "Replace one mock"),
+    AdminRoute("PATCH", "/__admin/mocks/{id}", patch_mock, "Change part of a mock (JSON merge patch)"),
+    AdminRoute("DELETE", "/__admin/mocks/{id}", delete_mock, "Delete one mock"),
+    AdminRoute("POST", "/__admin/mocks/{id}/enable", enable_mock, "Enable one mock"),
+    AdminRoute("POST", "/__admin/mocks/{id}/disable", disable_mock, "Disable one mock"),
+    AdminRoute("GET", "/__admin/requests", list_requests, "The request journal, newest first (filters: " + ", ".join(_FILTERS) + ", limit)"),
+    AdminRoute("DELETE", "/__admin/requests", clear_requests, "Empty the request journal"),
+    AdminRoute("GET", "/__admin/requests/unmatched", unmatched_requests, "Requests no mock matched"),
+    AdminRoute("GET", "/__admin/requests/{id}", get_request, "One journal entry"),
+    AdminRoute("GET", "/__admin/openapi.json", openapi, "This API as an OpenAPI 3.1 document"),
+    AdminRoute("GET", "/__logs", logs, "The request journal (learning-guide name for /__admin/requests)"),
+    AdminRoute("GET", "/__reload", reload, "Reload the config file (learning-guide name)"),
+    AdminRoute("POST", "/__reload", reload, "Reload the config file (learning-guide name)"),
+]
+
+_ROUTER = Router(Route(route, f"{route.method} {route.path}", frozenset([route.method]),
+                       compile_path(route.path), order=index)
+                 for index, route in enumerate(ADMIN_ROUTES))
+
+
+def dispatch(app, config, request: Request) -> Response:
+    found = _ROUTER.find(request)
+    if isinstance(found, RouteMiss):
+        if found.allowed_methods:
+            allow = ", ".join(found.allowed_methods)
+            return problem_response(405, "Method not allowed", f"{request.path} accepts {allow}",
+                                    headers=[("Allow", allow)])
+        return problem_response(404, "No such admin route", f"{request.method} {request.path}",
+                                hint="GET /__admin/openapi.json lists every admin route")
+    route: AdminRoute = found.route.key
+    try:
+        response = route.handler(app, config, request, found.path_params)
+    except NotFoundError as exc:
+        return problem_response(404, f"Unknown {exc.kind}", str(exc), id=exc.ident)
+    except ConfigError as exc:
+        return _invalid(exc)
+    if request.method == "HEAD":
+        response.body = b""
+    return response
+
+
+def unauthorized() -> Response:
+    return problem_response(401, "Admin token required",
+                            "send 'Authorization: Bearer <token>' (the --admin-token or PYMOCK_ADMIN_TOKEN value)",
+                            headers=[("WWW-Authenticate", 'Bearer realm="pymock-admin"')])
+
+
+def admin_openapi() -> dict:
+    """An OpenAPI 3.1 document describing ``ADMIN_ROUTES``."""
+    paths: dict = {}
+    for route in ADMIN_ROUTES:
+        operation = {
+            "summary": route.summary,
+            "operationId": f"{route.method.lower()}_{route.handler.__name__}",
+            "responses": {"200": {"description": "OK"},
+                          "default": {"description": "An error",
+                                      "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}},
+        }
+        names = [part[1:-1] for part in route.path.split("/") if part.startswith("{")]
+        if names:
+            operation["parameters"] = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+                                       for n in names]
+        if route.handler in (create_mock, replace_mock, patch_mock):
+            operation["requestBody"] = {"required": True, "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/Mock"}}}}
+        paths.setdefault(route.path, {})[route.method.lower()] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "pymock admin API", "version": __version__},
+        "paths": paths,
+        "components": {"schemas": {
+            "Problem": {"type": "object", "properties": {
+                "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+                "detail": {"type": "string"}, "errors": {"type": "array"}}},
+            "Mock": {"type": "object", "properties": {key: {} for key in ENDPOINT_KEYS},
+                     "required": ["path"], "additionalProperties": False},
+        }},
+    }

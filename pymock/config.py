@@ -1,0 +1,653 @@
+"""Load and validate a config (``config.json`` or YAML) into an immutable, compiled ``Config``.
+
+Layer 1: reads the config file and body files it names, but opens no sockets and starts no
+threads. Validation collects every problem at once, each with a path and, for unknown keys, a
+did-you-mean; a JSON syntax error names file:line:col. Nothing here is mutated after
+``build_config`` returns: writers build a new ``Config`` and swap it whole (see ``app.py``).
+
+>>> config = build_config({"endpoints": [{"path": "/ping", "response": {"ok": True}}]})
+>>> [(e.id, sorted(e.methods), e.response.status) for e in config.endpoints]
+[('get-ping', ['GET'], 200)]
+>>> build_config({"endpoints": [{"path": "/x", "staus": 201}]})
+Traceback (most recent call last):
+  ...
+pymock.errors.ConfigError: 1 problem in the config:
+  1. endpoints[0].staus: unknown key (did you mean 'status'?)
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import difflib
+import json
+import math
+import mimetypes
+import os
+import re
+from dataclasses import dataclass, field
+
+from . import templates
+from .errors import ConfigError, Problem, TemplateError
+from .matching import Route, Router, compile_matcher, compile_path
+from .model import FAULTS, ServerLimits
+
+__all__ = [
+    "Config", "Endpoint", "ResponseSpec", "Body", "Latency", "CorsSettings", "JournalSettings",
+    "build_config", "load_config", "parse_config_text", "ADMIN_PREFIXES", "ENDPOINT_KEYS",
+]
+
+ADMIN_PREFIXES = ("/__admin", "/__logs", "/__reload")
+TOP_LEVEL_KEYS = ("name", "description", "version", "endpoints", "cors", "journal", "server",
+                  "seed", "templating")
+ENDPOINT_KEYS = ("id", "name", "description", "tags", "enabled", "priority", "method", "path",
+                 "match", "status", "headers", "response", "body", "body_file", "body_base64",
+                 "content_type", "latency_ms", "failure_rate", "failure", "fault", "variants",
+                 "sequence", "templating")
+PART_KEYS = ("status", "headers", "response", "body", "body_file", "body_base64", "content_type",
+             "latency_ms", "fault")
+MATCH_KEYS = ("query", "headers", "cookies", "body")
+_METHOD_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+
+
+# ---------------------------------------------------------------- the compiled model
+
+@dataclass(frozen=True)
+class Latency:
+    """Injected latency: ``fixed`` (a = ms), ``uniform`` (a..b ms) or ``lognormal`` (median a, sigma b)."""
+
+    kind: str
+    a: float
+    b: float = 0.0
+
+    def sample_s(self, rng) -> float:
+        if self.kind == "fixed":
+            return self.a / 1000.0
+        if self.kind == "uniform":
+            return rng.uniform(self.a, self.b) / 1000.0
+        return self.a * math.exp(rng.gauss(0.0, self.b)) / 1000.0
+
+
+@dataclass(frozen=True)
+class Body:
+    """A response body: pre-encoded ``static`` bytes, or a compiled template to render."""
+
+    kind: str                      # "json", "text", "bytes" or "empty"
+    static: bytes = b""
+    template: object = None        # templates.BodyTemplate / Template when not static
+    content_type: str | None = None
+
+
+@dataclass(frozen=True)
+class ResponseSpec:
+    status: int = 200
+    headers: tuple = ()            # ((name, value-or-Template), ...)
+    body: Body = Body("empty")
+    latency: Latency | None = None
+    fault: str | None = None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    id: str
+    order: int
+    path: str
+    methods: frozenset | None
+    response: ResponseSpec
+    route: Route = None
+    name: str = ""
+    tags: tuple = ()
+    enabled: bool = True
+    priority: int = 5
+    failure_rate: float = 0.0
+    failure: ResponseSpec | None = None
+    variants: tuple = ()           # ((weight, ResponseSpec), ...)
+    sequence: tuple = ()           # (ResponseSpec, ...)
+    sequence_end: str = "loop"     # "loop" or "stay"
+    source: dict = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class CorsSettings:
+    enabled: bool = False
+    origins: tuple = ("*",)
+    methods: tuple = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+    headers: tuple = ("*",)
+    expose_headers: tuple = ()
+    allow_credentials: bool = False
+    max_age: int = 600
+
+
+@dataclass(frozen=True)
+class JournalSettings:
+    enabled: bool = True
+    size: int = 1000
+    max_body_bytes: int = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Config:
+    endpoints: tuple
+    router: Router
+    cors: CorsSettings = CorsSettings()
+    journal: JournalSettings = JournalSettings()
+    limits: ServerLimits = ServerLimits()
+    seed: int | None = None
+    source_path: str | None = None
+    raw: dict = field(default_factory=dict, compare=False, repr=False)
+    files: tuple = ()              # every file the config was built from (for the watcher)
+
+    def endpoint(self, ident: str) -> Endpoint | None:
+        for endpoint in self.endpoints:
+            if endpoint.id == ident:
+                return endpoint
+        return None
+
+
+# ---------------------------------------------------------------- loading
+
+def load_config(source, *, base_dir: str | None = None) -> Config:
+    """A ``Config`` from a dict, or from a JSON/YAML file path. Raises ``ConfigError``."""
+    if isinstance(source, dict):
+        return build_config(source, base_dir=base_dir)
+    path = os.fspath(source)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise ConfigError([Problem("", f"cannot read config file {path!r}: {exc.strerror}",
+                                   "check the path, or pass --config FILE")], path) from None
+    raw = parse_config_text(data, path)
+    return build_config(raw, base_dir=base_dir or os.path.dirname(os.path.abspath(path)),
+                        source_path=path)
+
+
+def parse_config_text(data: bytes | str, name: str = "config.json") -> dict:
+    """Parse config text as JSON, or YAML for ``.yaml``/``.yml`` names; errors name line:col."""
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ConfigError([Problem("", f"{name} is not UTF-8 text (byte {exc.start})")], name) from None
+    if name.endswith((".yaml", ".yml")):
+        from . import miniyaml  # imported lazily: most configs are JSON
+        from .errors import YamlError
+        try:
+            raw = miniyaml.load(data, source_name=name)
+        except YamlError as exc:
+            raise ConfigError([Problem("", f"{name}:{exc.line}:{exc.col}: YAML error: {exc.message}")],
+                              name) from None
+    else:
+        try:
+            raw = json.loads(data)
+        except json.JSONDecodeError as exc:
+            raise ConfigError([Problem("", f"{name}:{exc.lineno}:{exc.colno}: JSON syntax error: {exc.msg}",
+                                       _json_hint(exc))], name) from None
+    if not isinstance(raw, dict):
+        raise ConfigError([Problem("", f"the top level must be an object, got {_kind(raw)}",
+                                   'start with {"endpoints": [...]}')], name)
+    return raw
+
+
+def _json_hint(exc: json.JSONDecodeError) -> str | None:
+    if "Expecting property name" in exc.msg:
+        return "keys need double quotes, and JSON allows no trailing comma"
+    if "Expecting ',' delimiter" in exc.msg:
+        return "a comma is missing between two items, or a quote is not closed"
+    return None
+
+
+def build_config(raw: dict, *, base_dir: str | None = None, source_path: str | None = None) -> Config:
+    """Validate ``raw`` and compile it. Every problem is collected before raising."""
+    problems: list[Problem] = []
+    if not isinstance(raw, dict):
+        raise ConfigError([Problem("", f"expected an object, got {_kind(raw)}")])
+    _check_keys(raw, TOP_LEVEL_KEYS, "", problems)
+    ctx = _Context(base_dir or os.getcwd(), problems, raw.get("templating", True) is not False)
+    endpoints = _endpoints(raw.get("endpoints", []), ctx)
+    cors = _cors(raw.get("cors", False), problems)
+    journal = _journal(raw.get("journal", {}), problems)
+    limits = _limits(raw.get("server", {}), problems)
+    seed = raw.get("seed")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        problems.append(Problem("seed", f"expected an integer, got {_kind(seed)}"))
+    if problems:
+        raise ConfigError(problems, source_path or "the config")
+    router = Router([e.route for e in endpoints if e.enabled])
+    return Config(tuple(endpoints), router, cors, journal, limits, seed, source_path,
+                  copy.deepcopy(raw), tuple(sorted(ctx.files | ({source_path} if source_path else set()))))
+
+
+@dataclass
+class _Context:
+    base_dir: str
+    problems: list
+    templating: bool
+    files: set = field(default_factory=set)
+
+
+# ---------------------------------------------------------------- endpoints
+
+def _endpoints(items, ctx: _Context) -> list[Endpoint]:
+    if not isinstance(items, list):
+        ctx.problems.append(Problem("endpoints", f"expected a list, got {_kind(items)}"))
+        return []
+    endpoints, seen_ids = [], {}
+    for index, item in enumerate(items):
+        where = f"endpoints[{index}]"
+        if not isinstance(item, dict):
+            ctx.problems.append(Problem(where, f"expected an object, got {_kind(item)}"))
+            continue
+        endpoint = _endpoint(item, index, where, ctx)
+        if endpoint is None:
+            continue
+        if endpoint.id in seen_ids:
+            if "id" in item:
+                ctx.problems.append(Problem(f"{where}.id", f"duplicate id {endpoint.id!r} "
+                                            f"(also endpoints[{seen_ids[endpoint.id]}])"))
+                continue
+            endpoint = _with_id(endpoint, _unique_id(endpoint.id, seen_ids))
+        seen_ids[endpoint.id] = index
+        endpoints.append(endpoint)
+    return endpoints
+
+
+def _with_id(endpoint: Endpoint, ident: str) -> Endpoint:
+    route = Route(**{**endpoint.route.__dict__, "ident": ident})
+    return Endpoint(**{**endpoint.__dict__, "id": ident, "route": route})
+
+
+def _unique_id(base: str, seen: dict) -> str:
+    n = 2
+    while f"{base}-{n}" in seen:
+        n += 1
+    return f"{base}-{n}"
+
+
+def _endpoint(item: dict, order: int, where: str, ctx: _Context) -> Endpoint | None:
+    problems = ctx.problems
+    before = len(problems)
+    _check_keys(item, ENDPOINT_KEYS, where, problems)
+    path = item.get("path")
+    if not isinstance(path, str) or not path:
+        problems.append(Problem(f"{where}.path", "required: a path like '/users/{id}'" if path is None
+                                else f"expected a non-empty string, got {_kind(path)}"))
+        path = "/"
+    elif path.startswith(ADMIN_PREFIXES):
+        problems.append(Problem(f"{where}.path", f"{path!r} is reserved for the admin API",
+                                "choose a path that does not start with " + ", ".join(ADMIN_PREFIXES)))
+    pattern = compile_path(path, f"{where}.path", problems)
+    methods = _methods(item.get("method", "GET"), f"{where}.method", problems)
+    templating = ctx.templating and item.get("templating", True) is not False
+    response = _part(item, where, ctx, templating, top=True)
+    failure = _failure(item, where, ctx, templating)
+    variants = _variants(item.get("variants"), f"{where}.variants", ctx, templating)
+    sequence, sequence_end = _sequence(item.get("sequence"), f"{where}.sequence", ctx, templating)
+    conditions = _match_block(item.get("match", {}), f"{where}.match", problems)
+    ident = item.get("id")
+    if ident is not None and (not isinstance(ident, str) or not ident):
+        problems.append(Problem(f"{where}.id", f"expected a non-empty string, got {_kind(ident)}"))
+    ident = ident if isinstance(ident, str) and ident else _slug(methods, path)
+    priority = _integer(item.get("priority", 5), f"{where}.priority", problems)
+    enabled = _boolean(item.get("enabled", True), f"{where}.enabled", problems)
+    tags = _string_list(item.get("tags", []), f"{where}.tags", problems)
+    name = item.get("name", "")
+    if not isinstance(name, str):
+        problems.append(Problem(f"{where}.name", f"expected a string, got {_kind(name)}"))
+    failure_rate = _rate(item.get("failure_rate", 0.0), f"{where}.failure_rate", problems)
+    if len(problems) > before:
+        return None
+    route = Route(None, ident, methods, pattern, priority=priority, order=order, **conditions)
+    endpoint = Endpoint(ident, order, path, methods, response, route, name, tuple(tags), enabled,
+                        priority, failure_rate, failure, variants, sequence, sequence_end,
+                        copy.deepcopy(item))
+    object.__setattr__(route, "key", endpoint)  # the router hands back the endpoint on a hit
+    return endpoint
+
+
+def _slug(methods, path: str) -> str:
+    method = "any" if methods is None else "-".join(sorted(m.lower() for m in methods))
+    words = re.findall(r"[A-Za-z0-9]+", path)
+    return "-".join([method, *words]) if words else f"{method}-root"
+
+
+def _methods(value, where: str, problems) -> frozenset | None:
+    values = value if isinstance(value, list) else [value]
+    if not values:
+        problems.append(Problem(where, "the list of methods is empty", "use \"ANY\" to accept every method"))
+        return frozenset()
+    out = set()
+    for item in values:
+        if not isinstance(item, str) or not _METHOD_TOKEN.match(item):
+            problems.append(Problem(where, f"not an HTTP method: {item!r}", "e.g. \"GET\", [\"GET\", \"POST\"] or \"ANY\""))
+            continue
+        if item.upper() in ("ANY", "*"):
+            return None
+        out.add(item.upper())
+    return frozenset(out)
+
+
+def _match_block(block, where: str, problems) -> dict:
+    if not isinstance(block, dict):
+        problems.append(Problem(where, f"expected an object, got {_kind(block)}"))
+        return {}
+    _check_keys(block, MATCH_KEYS, where, problems)
+    out = {}
+    for section in ("query", "headers", "cookies"):
+        rules = block.get(section, {})
+        if not isinstance(rules, dict):
+            problems.append(Problem(f"{where}.{section}", f"expected an object of name: matcher, got {_kind(rules)}"))
+            continue
+        out[section] = tuple((name.lower() if section == "headers" else name,
+                              compile_matcher(spec, f"{where}.{section}.{name}", problems))
+                             for name, spec in rules.items())
+    body = block.get("body")
+    if body is not None:
+        specs = body if isinstance(body, list) else [body]
+        out["body"] = tuple(compile_matcher(spec, f"{where}.body", problems) for spec in specs)
+    return out
+
+
+def _failure(item: dict, where: str, ctx: _Context, templating: bool) -> ResponseSpec | None:
+    spec = item.get("failure")
+    if spec is None:
+        if item.get("failure_rate"):
+            return ResponseSpec(500, (("Content-Type", "application/json"),),
+                                Body("json", b'{"error": "injected failure"}', None, "application/json"))
+        return None
+    if not isinstance(spec, dict):
+        ctx.problems.append(Problem(f"{where}.failure", f"expected an object like {{\"status\": 503}}, got {_kind(spec)}"))
+        return None
+    return _part(spec, f"{where}.failure", ctx, templating, default_status=500)
+
+
+def _variants(items, where: str, ctx: _Context, templating: bool) -> tuple:
+    if items is None:
+        return ()
+    if not isinstance(items, list) or not items:
+        ctx.problems.append(Problem(where, "expected a non-empty list of responses with weights"))
+        return ()
+    out = []
+    for index, spec in enumerate(items):
+        at = f"{where}[{index}]"
+        if not isinstance(spec, dict):
+            ctx.problems.append(Problem(at, f"expected an object, got {_kind(spec)}"))
+            continue
+        weight = spec.get("weight", 1)
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight <= 0:
+            ctx.problems.append(Problem(f"{at}.weight", f"expected a positive number, got {weight!r}"))
+        _check_keys(spec, PART_KEYS + ("weight",), at, ctx.problems)
+        out.append((weight, _part(spec, at, ctx, templating, check_keys=False)))
+    return tuple(out)
+
+
+def _sequence(spec, where: str, ctx: _Context, templating: bool) -> tuple[tuple, str]:
+    if spec is None:
+        return (), "loop"
+    end = "loop"
+    items = spec
+    if isinstance(spec, dict):
+        _check_keys(spec, ("responses", "end"), where, ctx.problems)
+        items, end = spec.get("responses"), spec.get("end", "loop")
+        if end not in ("loop", "stay"):
+            ctx.problems.append(Problem(f"{where}.end", f"expected 'loop' or 'stay', got {end!r}"))
+    if not isinstance(items, list) or not items:
+        ctx.problems.append(Problem(where, "expected a non-empty list of responses (or {\"responses\": [...], \"end\": \"stay\"})"))
+        return (), end
+    parts = []
+    for index, part in enumerate(items):
+        at = f"{where}[{index}]" if isinstance(spec, list) else f"{where}.responses[{index}]"
+        if not isinstance(part, dict):
+            ctx.problems.append(Problem(at, f"expected an object, got {_kind(part)}"))
+            continue
+        parts.append(_part(part, at, ctx, templating))
+    return tuple(parts), end
+
+
+# ---------------------------------------------------------------- one response
+
+def _part(spec: dict, where: str, ctx: _Context, templating: bool, *, top: bool = False,
+          default_status: int = 200, check_keys: bool = True) -> ResponseSpec:
+    """A response (status, headers, body, latency, fault) from an endpoint, variant or step."""
+    problems = ctx.problems
+    if check_keys and not top:
+        _check_keys(spec, PART_KEYS, where, problems)
+    status = spec.get("status", default_status)
+    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+        problems.append(Problem(f"{where}.status", f"expected an HTTP status 100-599, got {status!r}"))
+        status = 500
+    body = _body(spec, where, ctx, templating)
+    headers = _headers(spec.get("headers", {}), f"{where}.headers", problems, templating)
+    content_type = spec.get("content_type")
+    if content_type is not None and not isinstance(content_type, str):
+        problems.append(Problem(f"{where}.content_type", f"expected a string, got {_kind(content_type)}"))
+        content_type = None
+    if not any(name.lower() == "content-type" for name, _ in headers):
+        content_type = content_type or body.content_type
+        if content_type:
+            headers = (("Content-Type", content_type), *headers)
+    latency = _latency(spec.get("latency_ms"), f"{where}.latency_ms", problems)
+    fault = spec.get("fault")
+    if fault is not None and fault not in FAULTS:
+        close = difflib.get_close_matches(str(fault), FAULTS, 1)
+        problems.append(Problem(f"{where}.fault", f"unknown fault {fault!r}",
+                                f"did you mean '{close[0]}'?" if close else "use one of " + ", ".join(FAULTS)))
+        fault = None
+    return ResponseSpec(status, headers, body, latency, fault)
+
+
+def _body(spec: dict, where: str, ctx: _Context, templating: bool) -> Body:
+    given = [key for key in ("response", "body", "body_file", "body_base64") if key in spec]
+    if len(given) > 1:
+        ctx.problems.append(Problem(where, "give only one of " + ", ".join(given),
+                                    "'response' and 'body' are the same thing"))
+        return Body("empty")
+    if not given:
+        return Body("empty")
+    key = given[0]
+    value = spec[key]
+    if key == "body_base64":
+        try:
+            return Body("bytes", base64.b64decode(value, validate=True), None, "application/octet-stream")
+        except (ValueError, TypeError) as exc:
+            ctx.problems.append(Problem(f"{where}.body_base64", f"not valid base64: {exc}"))
+            return Body("empty")
+    if key == "body_file":
+        return _file_body(value, f"{where}.body_file", ctx, templating)
+    if isinstance(value, str):
+        return _text_body(value, f"{where}.{key}", ctx.problems, templating)
+    return _json_body(value, f"{where}.{key}", ctx.problems, templating)
+
+
+def _json_body(value, where: str, problems, templating: bool) -> Body:
+    if templating:
+        try:
+            compiled = templates.compile_body(value, name=where)
+        except TemplateError as exc:
+            problems.append(Problem(where, f"template error at line {exc.line}, column {exc.col}: {exc.message}"))
+            return Body("empty")
+        if not compiled.is_static:
+            return Body("json", b"", compiled, "application/json")
+    return Body("json", json.dumps(value).encode(), None, "application/json")
+
+
+def _text_body(text: str, where: str, problems, templating: bool, content_type: str | None = None) -> Body:
+    content_type = content_type or _guess_text_type(text)
+    if templating and templates.has_template_syntax(text):
+        try:
+            return Body("text", b"", templates.compile_template(text, name=where), content_type)
+        except TemplateError as exc:
+            problems.append(Problem(where, f"template error at line {exc.line}, column {exc.col}: {exc.message}"))
+            return Body("empty")
+    return Body("text", text.encode(), None, content_type)
+
+
+def _guess_text_type(text: str) -> str:
+    start = text.lstrip()[:5].lower()
+    if start.startswith("<?xml"):
+        return "application/xml"
+    if start.startswith("<"):
+        return "text/html; charset=utf-8"
+    return "text/plain; charset=utf-8"
+
+
+def _file_body(value, where: str, ctx: _Context, templating: bool) -> Body:
+    if not isinstance(value, str):
+        ctx.problems.append(Problem(where, f"expected a file path, got {_kind(value)}"))
+        return Body("empty")
+    path = os.path.normpath(os.path.join(ctx.base_dir, value))
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        ctx.problems.append(Problem(where, f"cannot read {path!r}: {exc.strerror}",
+                                    "body_file paths are relative to the config file"))
+        return Body("empty")
+    ctx.files.add(path)
+    content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
+    if content_type.startswith("text/") or content_type in ("application/json", "application/xml"):
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return Body("bytes", data, None, content_type)
+        if content_type.startswith("text/"):
+            content_type += "; charset=utf-8"
+        return _text_body(text, where, ctx.problems, templating, content_type)
+    return Body("bytes", data, None, content_type)
+
+
+def _headers(value, where: str, problems, templating: bool) -> tuple:
+    if not isinstance(value, dict):
+        problems.append(Problem(where, f"expected an object of header: value, got {_kind(value)}"))
+        return ()
+    out = []
+    for name, text in value.items():
+        if not isinstance(text, (str, int, float)) or isinstance(text, bool):
+            problems.append(Problem(f"{where}.{name}", f"expected a string, got {_kind(text)}"))
+            continue
+        text = str(text)
+        if "\r" in text or "\n" in text:
+            problems.append(Problem(f"{where}.{name}", "header values cannot contain line breaks"))
+            continue
+        if templating and templates.has_template_syntax(text):
+            try:
+                out.append((name, templates.compile_template(text, name=f"{where}.{name}")))
+            except TemplateError as exc:
+                problems.append(Problem(f"{where}.{name}", f"template error at column {exc.col}: {exc.message}"))
+            continue
+        out.append((name, text))
+    return tuple(out)
+
+
+def _latency(value, where: str, problems) -> Latency | None:
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+        return Latency("fixed", float(value)) if value else None
+    if isinstance(value, dict):
+        keys = set(value)
+        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in value.values())
+        if keys == {"min", "max"} and numbers and value["min"] <= value["max"]:
+            return Latency("uniform", float(value["min"]), float(value["max"]))
+        if keys == {"median", "sigma"} and numbers:
+            return Latency("lognormal", float(value["median"]), float(value["sigma"]))
+    problems.append(Problem(where, f"invalid latency {value!r}",
+                            "use milliseconds (100), {\"min\": 50, \"max\": 200} or {\"median\": 80, \"sigma\": 0.4}"))
+    return None
+
+
+# ---------------------------------------------------------------- server-wide sections
+
+def _cors(value, problems) -> CorsSettings:
+    if isinstance(value, bool):
+        return CorsSettings(enabled=value)
+    if not isinstance(value, dict):
+        problems.append(Problem("cors", f"expected true, false or an object, got {_kind(value)}"))
+        return CorsSettings()
+    _check_keys(value, ("enabled", "origins", "methods", "headers", "expose_headers",
+                        "allow_credentials", "max_age"), "cors", problems)
+    lists = {key: tuple(_string_list(value[key], f"cors.{key}", problems))
+             for key in ("origins", "methods", "headers", "expose_headers") if key in value}
+    credentials = _boolean(value.get("allow_credentials", False), "cors.allow_credentials", problems)
+    if credentials and "*" in lists.get("origins", ("*",)):
+        problems.append(Problem("cors.origins", "'*' cannot be combined with allow_credentials",
+                                "list the origins that may send credentials"))
+    return CorsSettings(enabled=_boolean(value.get("enabled", True), "cors.enabled", problems),
+                        allow_credentials=credentials,
+                        max_age=_integer(value.get("max_age", 600), "cors.max_age", problems), **lists)
+
+
+def _journal(value, problems) -> JournalSettings:
+    if not isinstance(value, dict):
+        problems.append(Problem("journal", f"expected an object, got {_kind(value)}"))
+        return JournalSettings()
+    _check_keys(value, ("enabled", "size", "max_body_bytes"), "journal", problems)
+    size = _integer(value.get("size", 1000), "journal.size", problems, minimum=1)
+    limit = _integer(value.get("max_body_bytes", 64 * 1024), "journal.max_body_bytes", problems, minimum=0)
+    return JournalSettings(_boolean(value.get("enabled", True), "journal.enabled", problems), size, limit)
+
+
+def _limits(value, problems) -> ServerLimits:
+    if not isinstance(value, dict):
+        problems.append(Problem("server", f"expected an object, got {_kind(value)}"))
+        return ServerLimits()
+    names = tuple(ServerLimits.__dataclass_fields__)
+    _check_keys(value, names, "server", problems)
+    out = {}
+    for name in names:
+        if name in value:
+            number = value[name]
+            if isinstance(number, bool) or not isinstance(number, (int, float)) or number <= 0:
+                problems.append(Problem(f"server.{name}", f"expected a positive number, got {number!r}"))
+                continue
+            out[name] = number
+    return ServerLimits(**out)
+
+
+# ---------------------------------------------------------------- small checks
+
+def _check_keys(obj: dict, allowed, where: str, problems) -> None:
+    for key in obj:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, 1, 0.6)
+            problems.append(Problem(f"{where}.{key}" if where else str(key), "unknown key",
+                                    f"did you mean '{close[0]}'?" if close else
+                                    "allowed here: " + ", ".join(allowed)))
+
+
+def _kind(value) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+            type(None): "null"}.get(type(value), "a number")
+
+
+def _integer(value, where: str, problems, minimum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        problems.append(Problem(where, f"expected an integer, got {_kind(value)}"))
+        return 0
+    if minimum is not None and value < minimum:
+        problems.append(Problem(where, f"must be at least {minimum}, got {value}"))
+    return value
+
+
+def _boolean(value, where: str, problems) -> bool:
+    if not isinstance(value, bool):
+        problems.append(Problem(where, f"expected true or false, got {value!r}"))
+        return False
+    return value
+
+
+def _rate(value, where: str, problems) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        problems.append(Problem(where, f"expected a number from 0 to 1, got {value!r}",
+                                "0.1 means 10% of requests fail"))
+        return 0.0
+    return float(value)
+
+
+def _string_list(value, where: str, problems) -> list:
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        problems.append(Problem(where, f"expected a list of strings, got {value!r}"))
+        return []
+    return list(value)

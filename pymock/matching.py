@@ -1,0 +1,641 @@
+"""Request matching: path patterns, value operators, an indexed router, and miss explanations.
+
+Pure: no sockets, threads or files. ``config.py`` compiles each endpoint's ``path`` and
+``match`` block with ``compile_path`` / ``compile_matcher``; ``Router`` indexes endpoints by
+method and literal path segments so a lookup does not scan every endpoint.
+
+>>> pattern = compile_path("/users/{id}/orders/*")
+>>> pattern.kind_name, pattern.match("/users/7/orders/x")
+('wildcard', {'id': '7'})
+>>> compile_matcher({"regex": "^a+$"}, "match.query.q").check("aaa")
+True
+>>> [str(m) for m in compile_matcher({"json_partial": {"a": 1}}, "body").explain({"a": 2})]
+['at $.a: expected 1, got 2']
+
+Specificity, most specific first: a literal segment beats ``{param}``, which beats ``*``,
+which beats ``**``; a regex path comes last. Ties go to ``priority`` (lower number wins,
+as in WireMock) and then to file order.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from dataclasses import dataclass, field
+
+from .errors import Problem
+
+__all__ = [
+    "PathPattern", "compile_path", "split_path", "Matcher", "compile_matcher", "Mismatch",
+    "Route", "Router", "RouteHit", "RouteMiss", "NearMiss", "MATCHER_OPERATORS",
+]
+
+LITERAL, PARAM, WILDCARD, REST, REGEX = 0, 1, 2, 3, 4
+_KIND_NAMES = {LITERAL: "literal", PARAM: "param", WILDCARD: "wildcard", REST: "wildcard",
+               REGEX: "regex"}
+_PARAM_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_\-]*)\}")
+
+
+def split_path(path: str) -> list[str]:
+    """Path segments with empty ones dropped: ``/a//b/`` and ``/a/b`` are the same route."""
+    return [segment for segment in path.split("/") if segment]
+
+
+@dataclass(frozen=True)
+class _Segment:
+    kind: int
+    text: str                        # literal text, or the source of a param segment
+    names: tuple[str, ...] = ()      # param names captured by this segment
+    regex: re.Pattern | None = None  # for partial params like "{name}.json"
+
+
+@dataclass(frozen=True)
+class PathPattern:
+    """A compiled ``path``: literal, ``{param}`` templates, ``*`` one segment, ``**`` the rest,
+    or a regex (the path starts with ``^``; named groups become path params)."""
+
+    source: str
+    segments: tuple[_Segment, ...]
+    kind: int                          # the least specific segment kind, for display
+    regex: re.Pattern | None = None
+
+    @property
+    def kind_name(self) -> str:
+        return _KIND_NAMES[self.kind]
+
+    @property
+    def specificity(self) -> tuple:
+        """Sort key: lower is more specific (compared segment by segment)."""
+        if self.regex is not None:
+            return (REGEX,)
+        return tuple(segment.kind for segment in self.segments) + (-1,)
+
+    def match(self, path: str, segments: list[str] | None = None) -> dict[str, str] | None:
+        """The path params when ``path`` matches, else ``None``."""
+        if self.regex is not None:
+            found = self.regex.match(path)
+            return {k: v for k, v in found.groupdict().items() if v is not None} if found else None
+        return self._match_segments(split_path(path) if segments is None else segments)
+
+    def _match_segments(self, parts: list[str]) -> dict[str, str] | None:
+        params: dict[str, str] = {}
+        for position, segment in enumerate(self.segments):
+            if segment.kind == REST:
+                params["**"] = "/".join(parts[position:])
+                return params
+            if position >= len(parts):
+                return None
+            part = parts[position]
+            if segment.kind == LITERAL:
+                if part != segment.text:
+                    return None
+            elif segment.kind == WILDCARD:
+                continue
+            elif segment.regex is None:
+                params[segment.names[0]] = part
+            else:
+                found = segment.regex.fullmatch(part)
+                if not found:
+                    return None
+                params.update(found.groupdict())
+        return params if len(parts) == len(self.segments) else None
+
+
+def compile_path(path: str, where: str = "path", problems: list | None = None) -> PathPattern:
+    """Compile a path pattern; problems go to ``problems`` (or raise ``ValueError``)."""
+    if path.startswith("^"):
+        try:
+            return PathPattern(path, (), REGEX, re.compile(path))
+        except re.error as exc:
+            return _path_problem(f"invalid regex: {exc}", where, problems, path)
+    if not path.startswith("/"):
+        return _path_problem("must start with '/' (or '^' for a regex)", where, problems, path,
+                             hint=f"did you mean '/{path}'?")
+    segments = []
+    parts = split_path(path)
+    for position, part in enumerate(parts):
+        if part == "**" and position != len(parts) - 1:
+            return _path_problem("'**' may only be the last segment", where, problems, path)
+        segments.append(_compile_segment(part))
+    kind = max((s.kind for s in segments), default=LITERAL)
+    return PathPattern(path, tuple(segments), kind)
+
+
+def _compile_segment(part: str) -> _Segment:
+    if part == "*":
+        return _Segment(WILDCARD, part)
+    if part == "**":
+        return _Segment(REST, part)
+    names = tuple(_PARAM_RE.findall(part))
+    if not names:
+        return _Segment(LITERAL, part)
+    if len(names) == 1 and part == "{" + names[0] + "}":
+        return _Segment(PARAM, part, names)
+    # A segment mixing text and params, e.g. "{name}.json": one regex for the segment.
+    pieces, last = [], 0
+    for found in _PARAM_RE.finditer(part):
+        pieces.append(re.escape(part[last:found.start()]))
+        pieces.append(f"(?P<{found.group(1).replace('-', '_')}>[^/]+?)")
+        last = found.end()
+    pieces.append(re.escape(part[last:]))
+    return _Segment(PARAM, part, names, re.compile("".join(pieces)))
+
+
+def _path_problem(message, where, problems, path, hint=None) -> PathPattern:
+    if problems is None:
+        raise ValueError(f"{where}: {message}")
+    problems.append(Problem(where, message, hint))
+    return PathPattern(path, (_Segment(LITERAL, "\0invalid"),), LITERAL)
+
+
+# ---------------------------------------------------------------- value operators
+
+@dataclass(frozen=True)
+class Mismatch:
+    """One field that differed: what was expected and what the request had."""
+
+    field: str
+    expected: object
+    actual: object
+
+    def __str__(self) -> str:
+        return f"at {self.field}: expected {_show(self.expected)}, got {_show(self.actual)}"
+
+    def as_dict(self) -> dict:
+        return {"field": self.field, "expected": self.expected, "actual": self.actual}
+
+
+def _show(value) -> str:
+    if value is _ABSENT:
+        return "nothing"
+    if isinstance(value, str):
+        return repr(value) if len(value) <= 80 else repr(value[:77] + "...")
+    return json.dumps(value) if value is not None else "null"
+
+
+_ABSENT = type("_Absent", (), {"__repr__": lambda self: "absent"})()
+
+MATCHER_OPERATORS = ("equals", "contains", "regex", "absent", "present", "json",
+                     "json_partial", "json_path", "not", "any_of", "all_of")
+
+
+class Matcher:
+    """A compiled condition on one value (a header, a query value, a cookie or the body).
+
+    ``check(value)`` is the fast yes/no; ``explain(value)`` lists what differed. ``value`` is
+    ``None`` when the request lacks the field (headers, query) — only ``absent`` accepts that.
+    """
+
+    __slots__ = ("description", "_check", "_explain")
+
+    def __init__(self, description, check, explain=None):
+        self.description = description
+        self._check = check
+        self._explain = explain
+
+    def check(self, value) -> bool:
+        return self._check(value)
+
+    def explain(self, value, field_name: str = "$") -> list[Mismatch]:
+        if self._explain is not None:
+            return self._explain(value, field_name)
+        if self._check(value):
+            return []
+        return [Mismatch(field_name, self.description, _ABSENT if value is None else value)]
+
+
+def compile_matcher(spec, where: str, problems: list | None = None) -> Matcher:
+    """Compile a matcher spec: a plain string (equals) or ``{"operator": arg, ...}``.
+
+    Modifiers: ``case_insensitive: true`` for equals/contains/regex.
+    """
+    issues: list[Problem] = [] if problems is None else problems
+    before = len(issues)
+    matcher = _compile(spec, where, issues)
+    if problems is None and len(issues) > before:
+        raise ValueError("; ".join(str(p) for p in issues[before:]))
+    return matcher
+
+
+def _compile(spec, where, problems) -> Matcher:
+    if not isinstance(spec, dict):
+        if isinstance(spec, (list, bool)) or spec is None:
+            problems.append(Problem(where, f"expected a string or an operator object, got {_kind(spec)}",
+                                    "write {\"equals\": ...} or one of " + ", ".join(MATCHER_OPERATORS)))
+            return _never()
+        return _equals(str(spec), False)
+    ops = [k for k in spec if k != "case_insensitive"]
+    unknown = [k for k in ops if k not in MATCHER_OPERATORS]
+    for key in unknown:
+        close = difflib.get_close_matches(key, MATCHER_OPERATORS, 1)
+        problems.append(Problem(f"{where}.{key}", "unknown matcher operator",
+                                f"did you mean '{close[0]}'?" if close else
+                                "use one of " + ", ".join(MATCHER_OPERATORS)))
+    ops = [k for k in ops if k in MATCHER_OPERATORS]
+    if len(ops) != 1:
+        if not unknown:
+            problems.append(Problem(where, f"expected exactly one operator, got {len(ops)}",
+                                    "use one of " + ", ".join(MATCHER_OPERATORS)))
+        return _never()
+    op = ops[0]
+    return _BUILDERS[op](spec[op], f"{where}.{op}", problems, bool(spec.get("case_insensitive")))
+
+
+def _kind(value) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+            type(None): "null"}.get(type(value), "a number")
+
+
+def _never() -> Matcher:
+    return Matcher("<invalid>", lambda value: False)
+
+
+def _as_text(value):
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, _Parsed):
+        value = value.value
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _equals(arg, case_insensitive, where=None, problems=None) -> Matcher:
+    want = str(arg) if not isinstance(arg, str) else arg
+    if case_insensitive:
+        folded = want.casefold()
+        return Matcher(want, lambda v: v is not None and _as_text(v).casefold() == folded)
+    return Matcher(want, lambda v: v is not None and _as_text(v) == want)
+
+
+def _contains(arg, where, problems, case_insensitive) -> Matcher:
+    if not isinstance(arg, str):
+        problems.append(Problem(where, f"expected a string, got {_kind(arg)}"))
+        return _never()
+    if case_insensitive:
+        folded = arg.casefold()
+        return Matcher(f"contains {arg!r}", lambda v: v is not None and folded in _as_text(v).casefold())
+    return Matcher(f"contains {arg!r}", lambda v: v is not None and arg in _as_text(v))
+
+
+def _regex(arg, where, problems, case_insensitive) -> Matcher:
+    try:
+        pattern = re.compile(str(arg), re.IGNORECASE if case_insensitive else 0)
+    except re.error as exc:
+        problems.append(Problem(where, f"invalid regex {arg!r}: {exc}"))
+        return _never()
+    return Matcher(f"matches /{arg}/", lambda v: v is not None and pattern.search(_as_text(v)) is not None)
+
+
+def _absent(arg, where, problems, _ci) -> Matcher:
+    if not isinstance(arg, bool):
+        problems.append(Problem(where, f"expected true or false, got {_kind(arg)}"))
+    if arg is False:
+        return _present(True, where, problems, _ci)
+    return Matcher("absent", lambda v: v is None)
+
+
+def _present(arg, where, problems, _ci) -> Matcher:
+    if not isinstance(arg, bool):
+        problems.append(Problem(where, f"expected true or false, got {_kind(arg)}"))
+    if arg is False:
+        return Matcher("absent", lambda v: v is None)
+    return Matcher("present", lambda v: v is not None)
+
+
+class _Parsed:
+    """A JSON value already parsed (found by a JSON path): JSON operators take it as is."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+
+def _parse_json(value):
+    if isinstance(value, _Parsed):
+        return value.value
+    if isinstance(value, (bytes, str)):
+        try:
+            return json.loads(value)
+        except (ValueError, UnicodeDecodeError):
+            return _ABSENT
+    return _ABSENT if value is None else value
+
+
+def _json_equal(arg, where, problems, _ci) -> Matcher:
+    def explain(value, field_name):
+        return _json_diff(arg, _parse_json(value), field_name, partial=False)
+    return Matcher(f"JSON {json.dumps(arg)}", lambda v: not explain(v, "$"), explain)
+
+
+def _json_partial(arg, where, problems, _ci) -> Matcher:
+    def explain(value, field_name):
+        return _json_diff(arg, _parse_json(value), field_name, partial=True)
+    return Matcher(f"JSON containing {json.dumps(arg)}", lambda v: not explain(v, "$"), explain)
+
+
+def _json_diff(expected, actual, at: str, partial: bool) -> list[Mismatch]:
+    """Differences between two JSON values; ``partial`` lets ``actual`` have extra keys/items."""
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        out = []
+        for key, want in expected.items():
+            out += (_json_diff(want, actual[key], f"{at}.{key}", partial) if key in actual
+                    else [Mismatch(f"{at}.{key}", want, _ABSENT)])
+        if not partial:
+            out += [Mismatch(f"{at}.{key}", _ABSENT, actual[key]) for key in actual if key not in expected]
+        return out
+    if isinstance(expected, list) and isinstance(actual, list):
+        if partial:  # every expected item must match some actual item
+            return [Mismatch(f"{at}[{i}]", want, actual) for i, want in enumerate(expected)
+                    if not any(not _json_diff(want, got, at, True) for got in actual)]
+        if len(expected) != len(actual):
+            return [Mismatch(at, expected, actual)]
+        return [m for i, (w, g) in enumerate(zip(expected, actual)) for m in _json_diff(w, g, f"{at}[{i}]", False)]
+    if _same_json(expected, actual):
+        return []
+    return [Mismatch(at, expected, actual)]
+
+
+def _same_json(a, b) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    return a == b and type(a) in (int, float, str, type(None)) and type(b) in (int, float, str, type(None))
+
+
+_PATH_TOKEN = re.compile(r"\.([^.\[\]]+)|\[(-?\d+)\]|\[['\"]([^'\"]+)['\"]\]")
+
+
+def _json_path(arg, where, problems, _ci) -> Matcher:
+    """``{"json_path": "$.a.b[0]", "equals": 3}`` style; arg may be a string or an object."""
+    if isinstance(arg, str):
+        arg = {"path": arg}
+    if not isinstance(arg, dict) or not isinstance(arg.get("path"), str):
+        problems.append(Problem(where, "expected {\"path\": \"$.a.b\", <operator>: ...} or a path string"))
+        return _never()
+    steps = _compile_json_path(arg["path"], f"{where}.path", problems)
+    nested_spec = {k: v for k, v in arg.items() if k != "path"}
+    nested = _compile(nested_spec, where, problems) if nested_spec else None
+
+    def lookup(value):
+        current = _parse_json(value)
+        for step in steps:
+            if isinstance(step, int) and isinstance(current, list) and -len(current) <= step < len(current):
+                current = current[step]
+            elif isinstance(step, str) and isinstance(current, dict) and step in current:
+                current = current[step]
+            else:
+                return None
+        return None if current is _ABSENT else current
+
+    def explain(value, field_name):
+        found = lookup(value)
+        label = field_name + arg["path"][1:]
+        if nested is None:
+            return [] if found is not None else [Mismatch(label, "present", _ABSENT)]
+        return nested.explain(_Parsed(found) if isinstance(found, (dict, list)) else found, label)
+
+    return Matcher(f"{arg['path']} {nested.description if nested else 'present'}",
+                   lambda v: not explain(v, "$"), explain)
+
+
+def _compile_json_path(path: str, where: str, problems) -> list:
+    if not path.startswith("$"):
+        problems.append(Problem(where, f"JSON path {path!r} must start with '$'", "e.g. $.user.id"))
+        return []
+    steps, position = [], 1
+    while position < len(path):
+        token = _PATH_TOKEN.match(path, position)
+        if not token:
+            problems.append(Problem(where, f"cannot parse JSON path {path!r} at character {position + 1}",
+                                    "supported: $.key, $[0], $['key']"))
+            return []
+        name, index, quoted = token.groups()
+        steps.append(int(index) if index is not None else (name if name is not None else quoted))
+        position = token.end()
+    return steps
+
+
+def _not(arg, where, problems, _ci) -> Matcher:
+    inner = _compile(arg, where, problems)
+    return Matcher(f"not ({inner.description})", lambda v: not inner.check(v))
+
+
+def _combined(all_needed: bool):
+    def build(arg, where, problems, _ci) -> Matcher:
+        if not isinstance(arg, list) or not arg:
+            problems.append(Problem(where, "expected a non-empty list of matchers"))
+            return _never()
+        inner = [_compile(item, f"{where}[{i}]", problems) for i, item in enumerate(arg)]
+        joiner = " and " if all_needed else " or "
+        test = all if all_needed else any
+        return Matcher(joiner.join(m.description for m in inner), lambda v: test(m.check(v) for m in inner))
+    return build
+
+
+_BUILDERS = {
+    "equals": lambda arg, where, problems, ci: _equals(arg, ci),
+    "contains": _contains, "regex": _regex, "absent": _absent, "present": _present,
+    "json": _json_equal, "json_partial": _json_partial, "json_path": _json_path, "not": _not,
+    "any_of": _combined(False), "all_of": _combined(True),
+}
+
+
+# ---------------------------------------------------------------- the router
+
+@dataclass(frozen=True)
+class Route:
+    """What the router needs of an endpoint: methods, path and request conditions."""
+
+    key: object                                  # the endpoint itself (returned on a hit)
+    ident: str
+    methods: frozenset | None                    # None means any method
+    path: PathPattern
+    query: tuple = ()                            # ((name, Matcher), ...)
+    headers: tuple = ()
+    cookies: tuple = ()
+    body: tuple = ()                             # (Matcher, ...)
+    priority: int = 5
+    order: int = 0
+
+    def sort_key(self) -> tuple:
+        return (self.path.specificity, self.priority, self.order)
+
+    def conditions_hold(self, request) -> bool:
+        for name, matcher in self.query:
+            values = request.query.get(name)
+            if not matcher.check(values[0] if values else None):
+                return False
+        headers = request.headers
+        for name, matcher in self.headers:
+            if not matcher.check(headers.get(name)):
+                return False
+        if self.cookies:
+            cookies = request.cookies
+            for name, matcher in self.cookies:
+                if not matcher.check(cookies.get(name)):
+                    return False
+        return all(matcher.check(request.body) for matcher in self.body)
+
+    def difference(self, request, path_params=None) -> list[Mismatch]:
+        """Every field of ``request`` this route disagrees with (empty means it matches)."""
+        out = []
+        if self.methods is not None and request.method not in self.methods:
+            out.append(Mismatch("method", "|".join(sorted(self.methods)), request.method))
+        if path_params is None and self.path.match(request.path) is None:
+            out.append(Mismatch("path", self.path.source, request.path))
+        for name, matcher in self.query:
+            values = request.query.get(name)
+            out += matcher.explain(values[0] if values else None, f"query.{name}")
+        for name, matcher in self.headers:
+            out += matcher.explain(request.headers.get(name), f"header.{name}")
+        for name, matcher in self.cookies:
+            out += matcher.explain(request.cookies.get(name), f"cookie.{name}")
+        for matcher in self.body:
+            out += matcher.explain(request.body, "body")
+        return out
+
+
+@dataclass(frozen=True)
+class RouteHit:
+    route: Route
+    path_params: dict
+
+
+@dataclass(frozen=True)
+class NearMiss:
+    route: Route
+    mismatches: list
+    distance: float
+
+    def as_dict(self) -> dict:
+        return {"id": self.route.ident, "path": self.route.path.source,
+                "methods": sorted(self.route.methods) if self.route.methods else ["ANY"],
+                "mismatches": [m.as_dict() | {"message": str(m)} for m in self.mismatches]}
+
+
+@dataclass(frozen=True)
+class RouteMiss:
+    allowed_methods: list           # non-empty: the path exists under these methods (405)
+    near_misses: list = field(default_factory=list)
+
+
+class _Node:
+    __slots__ = ("literal", "param", "wildcard", "rest", "routes")
+
+    def __init__(self):
+        self.literal: dict[str, _Node] = {}
+        self.param: _Node | None = None
+        self.wildcard: _Node | None = None
+        self.rest: list[Route] = []
+        self.routes: list[Route] = []
+
+
+class Router:
+    """Finds the most specific route for a request through a trie of literal path segments.
+
+    Only routes whose path can match are looked at; regex paths are kept in a short list that
+    is tried after the trie. ``near_misses`` is computed only on a miss.
+    """
+
+    def __init__(self, routes):
+        self.routes = sorted(routes, key=Route.sort_key)
+        self._root = _Node()
+        self._regex_routes: list[Route] = []
+        for route in self.routes:
+            self._insert(route)
+
+    def _insert(self, route: Route) -> None:
+        if route.path.regex is not None:
+            self._regex_routes.append(route)
+            return
+        node = self._root
+        for segment in route.path.segments:
+            if segment.kind == REST:
+                node.rest.append(route)
+                return
+            if segment.kind == LITERAL:
+                node = node.literal.setdefault(segment.text, _Node())
+            elif segment.kind == PARAM:
+                node.param = node.param or _Node()
+                node = node.param
+            else:
+                node.wildcard = node.wildcard or _Node()
+                node = node.wildcard
+        node.routes.append(route)
+
+    def path_candidates(self, path: str) -> list[tuple[Route, dict]]:
+        """Routes whose path matches, most specific first, with their path params."""
+        parts = split_path(path)
+        found: list[Route] = []
+        self._collect(self._root, parts, 0, found)
+        found.extend(r for r in self._regex_routes if r.path.regex.match(path))
+        if len(found) > 1:
+            found.sort(key=Route.sort_key)
+        out = []
+        for route in found:
+            params = route.path.match(path, parts)
+            if params is not None:
+                out.append((route, params))
+        return out
+
+    def _collect(self, node: _Node, parts: list[str], depth: int, found: list) -> None:
+        found.extend(node.rest)
+        if depth == len(parts):
+            found.extend(node.routes)
+            return
+        child = node.literal.get(parts[depth])
+        if child is not None:
+            self._collect(child, parts, depth + 1, found)
+        if node.param is not None:
+            self._collect(node.param, parts, depth + 1, found)
+        if node.wildcard is not None:
+            self._collect(node.wildcard, parts, depth + 1, found)
+
+    def find(self, request) -> RouteHit | RouteMiss:
+        candidates = self.path_candidates(request.path)
+        method = request.method
+        allowed: set[str] = set()
+        for route, params in candidates:
+            if route.methods is not None and method not in route.methods:
+                allowed.update(route.methods)
+                continue
+            if route.conditions_hold(request):
+                return RouteHit(route, params)
+            allowed.add(method)
+        if allowed and method not in allowed:
+            if method == "HEAD" and "GET" in allowed:
+                return self.find(_AsGet(request))
+            return RouteMiss(sorted(allowed), self.near_misses(request))
+        return RouteMiss([], self.near_misses(request))
+
+    def near_misses(self, request, limit: int = 3) -> list[NearMiss]:
+        """The routes closest to ``request``, each with what differed, closest first."""
+        scored = []
+        for route in self.routes:
+            mismatches = route.difference(request)
+            if mismatches:
+                scored.append(NearMiss(route, mismatches, _distance(route, request, mismatches)))
+        scored.sort(key=lambda miss: (miss.distance, miss.route.order))
+        return scored[:limit]
+
+
+def _distance(route: Route, request, mismatches: list[Mismatch]) -> float:
+    distance = float(len(mismatches))
+    for mismatch in mismatches:
+        if mismatch.field == "path":
+            ratio = difflib.SequenceMatcher(None, route.path.source, request.path).quick_ratio()
+            distance += 2.0 * (1.0 - ratio)
+    return distance
+
+
+class _AsGet:
+    """A HEAD request seen as GET, so GET routes answer HEAD (the server drops the body)."""
+
+    def __init__(self, request):
+        self._request = request
+        self.method = "GET"
+
+    def __getattr__(self, name):
+        return getattr(self._request, name)
