@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from . import __version__
 from .config import ENDPOINT_KEYS
-from .errors import ConfigError, NotFoundError, PROBLEM_CONTENT_TYPE
+from .errors import PROBLEM_CONTENT_TYPE, ConfigError, NotFoundError, Problem
 from .files import atomic_write
 from .matching import Route, RouteMiss, Router, compile_path
 from .model import Request, Response, problem_response
@@ -47,9 +47,17 @@ def _body_json(request: Request):
     return payload
 
 
-def _invalid(exc: ConfigError) -> Response:
-    return problem_response(400, "Invalid mock", f"{len(exc.problems)} problem(s); nothing was changed",
-                            errors=exc.problems)
+def _apply(app, mutate, index: int):
+    """Run ``app.edit(mutate)``; on a bad result, a 400 naming problems relative to the mock."""
+    try:
+        return app.edit(mutate)
+    except ConfigError as exc:
+        # Problems come from validating the whole config; name them relative to the edited mock.
+        prefix = f"endpoints[{index}]"
+        problems = [Problem(p.path[len(prefix):].lstrip(".") if p.path.startswith(prefix) else p.path,
+                            p.message, p.hint) for p in exc.problems]
+        return problem_response(400, "Invalid mock", f"{len(problems)} problem(s); nothing was changed",
+                                errors=problems)
 
 
 # ---------------------------------------------------------------- status
@@ -91,7 +99,7 @@ def _mock_view(endpoint) -> dict:
             "enabled": endpoint.enabled}
 
 
-def _find_index(raw: dict, config, ident: str) -> int:
+def _find_index(config, ident: str) -> int:
     endpoint = config.endpoint(ident)
     if endpoint is None:
         raise NotFoundError("mock", ident)
@@ -118,17 +126,22 @@ def create_mock(app, config, request, params):
     if "id" in payload and config.endpoint(str(payload["id"])) is not None:
         return problem_response(409, "Mock exists", f"a mock with id {payload['id']!r} already exists",
                                 hint="use PUT /__admin/mocks/{id} to replace it")
-    fresh = app.edit(lambda raw: raw.setdefault("endpoints", []).append(payload))
+    fresh = _apply(app, lambda raw: raw.setdefault("endpoints", []).append(payload),
+                   len(config.raw.get("endpoints", [])))
+    if isinstance(fresh, Response):
+        return fresh
     created = fresh.endpoints[-1]
     return _json(201, _mock_view(created), [("Location", f"/__admin/mocks/{created.id}")])
 
 
 def _edit_one(app, config, ident, change):
-    index = _find_index(config.raw, config, ident)
+    index = _find_index(config, ident)
 
     def mutate(raw):
         raw["endpoints"][index] = change(raw["endpoints"][index])
-    fresh = app.edit(mutate)
+    fresh = _apply(app, mutate, index)
+    if isinstance(fresh, Response):
+        return fresh
     return _json(200, _mock_view(fresh.endpoints[index]))
 
 
@@ -161,7 +174,7 @@ def _merge_patch(target, patch):
 
 
 def delete_mock(app, config, request, params):
-    index = _find_index(config.raw, config, params["id"])
+    index = _find_index(config, params["id"])
     app.edit(lambda raw: raw["endpoints"].pop(index))
     return Response(204, [])
 
@@ -287,8 +300,6 @@ def dispatch(app, config, request: Request) -> Response:
         response = route.handler(app, config, request, found.path_params)
     except NotFoundError as exc:
         return problem_response(404, f"Unknown {exc.kind}", str(exc), id=exc.ident)
-    except ConfigError as exc:
-        return _invalid(exc)
     if request.method == "HEAD":
         response.body = b""
     return response

@@ -163,12 +163,25 @@ class Mismatch:
         return f"at {self.field}: expected {_show(self.expected)}, got {_show(self.actual)}"
 
     def as_dict(self) -> dict:
-        return {"field": self.field, "expected": self.expected, "actual": self.actual}
+        return {"field": self.field, "expected": _jsonable(self.expected), "actual": _jsonable(self.actual)}
+
+
+def _jsonable(value):
+    """``value`` as JSON can carry it: nothing becomes null, bytes become text."""
+    if value is _ABSENT:
+        return None
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, (str, int, float, bool, type(None), list, dict)):
+        return value
+    return str(value)
 
 
 def _show(value) -> str:
     if value is _ABSENT:
         return "nothing"
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
     if isinstance(value, str):
         return repr(value) if len(value) <= 80 else repr(value[:77] + "...")
     return json.dumps(value) if value is not None else "null"
@@ -622,9 +635,12 @@ class Router:
 
 
 def _distance(route: Route, request, mismatches: list[Mismatch]) -> float:
+    # A wrong path or method is a bigger miss than one header or body field.
     distance = float(len(mismatches))
     for mismatch in mismatches:
-        if mismatch.field == "path":
+        if mismatch.field == "method":
+            distance += 0.5
+        elif mismatch.field == "path":
             ratio = difflib.SequenceMatcher(None, route.path.source, request.path).quick_ratio()
             distance += 2.0 * (1.0 - ratio)
     return distance
