@@ -56,6 +56,7 @@ class MockApp:
         self.engine = Engine(self.rng, self.render_env, self.sequences)
         self.journal = Journal(config.journal.size, config.journal.enabled)
         self.last_reload = {"ok": True, "at": self.started_at, "reason": "start", "problems": []}
+        self.mounts: list = []  # route groups served before the mocks (see ``mount``)
 
     # ------------------------------------------------------------ config
 
@@ -112,10 +113,24 @@ class MockApp:
 
     # ------------------------------------------------------------ requests
 
+    def mount(self, mounted) -> None:
+        """Serve a route group before the mocks.
+
+        ``mounted`` has ``prefixes`` (a tuple of path prefixes) and
+        ``handle(app, config, request) -> Response | None`` (``None`` passes the request on
+        to the mocks). The mesh API and provisions plug in this way.
+        """
+        self.mounts.append(mounted)
+
     def handle(self, request: Request) -> Response:
         config = self._config  # one snapshot for the whole request
         if request.path.startswith(ADMIN_PREFIXES):
             return self._admin(config, request)
+        for mounted in self.mounts:
+            if request.path.startswith(mounted.prefixes):
+                answer = mounted.handle(self, config, request)
+                if answer is not None:
+                    return answer
         started = time.perf_counter()
         if not request.id:
             request.id = self.journal.next_id()

@@ -35,11 +35,18 @@ from .model import FAULTS, ServerLimits
 __all__ = [
     "Config", "Endpoint", "ResponseSpec", "Body", "Latency", "CorsSettings", "JournalSettings",
     "build_config", "load_config", "parse_config_text", "ADMIN_PREFIXES", "ENDPOINT_KEYS",
+    "SECTION_PARSERS",
 ]
 
 ADMIN_PREFIXES = ("/__admin", "/__logs", "/__reload")
 TOP_LEVEL_KEYS = ("name", "description", "version", "endpoints", "cors", "journal", "server",
                   "seed", "templating")
+
+# Sections owned by other modules: name -> parse(value, problems, raw) returning the section's
+# compiled form (kept in ``Config.sections``); ``value`` is None when the section is absent and
+# ``raw`` is the whole config (for cross-checks such as path collisions). A parser appends
+# Problems whose paths start with the section name and never raises on bad input.
+SECTION_PARSERS: dict = {}
 ENDPOINT_KEYS = ("id", "name", "description", "tags", "enabled", "priority", "method", "path",
                  "match", "status", "headers", "response", "body", "body_file", "body_base64",
                  "content_type", "latency_ms", "failure_rate", "failure", "fault", "variants",
@@ -136,6 +143,7 @@ class Config:
     source_path: str | None = None
     raw: dict = field(default_factory=dict, compare=False, repr=False)
     files: tuple = ()              # every file the config was built from (for the watcher)
+    sections: dict = field(default_factory=dict, compare=False, repr=False)
 
     def endpoint(self, ident: str) -> Endpoint | None:
         for endpoint in self.endpoints:
@@ -202,7 +210,7 @@ def build_config(raw: dict, *, base_dir: str | None = None, source_path: str | N
     problems: list[Problem] = []
     if not isinstance(raw, dict):
         raise ConfigError([Problem("", f"expected an object, got {_kind(raw)}")])
-    _check_keys(raw, TOP_LEVEL_KEYS, "", problems)
+    _check_keys(raw, TOP_LEVEL_KEYS + tuple(SECTION_PARSERS), "", problems)
     ctx = _Context(base_dir or os.getcwd(), problems, raw.get("templating", True) is not False)
     endpoints = _endpoints(raw.get("endpoints", []), ctx)
     cors = _cors(raw.get("cors", False), problems)
@@ -211,11 +219,13 @@ def build_config(raw: dict, *, base_dir: str | None = None, source_path: str | N
     seed = raw.get("seed")
     if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
         problems.append(Problem("seed", f"expected an integer, got {_kind(seed)}"))
+    sections = {name: parse(raw.get(name), problems, raw) for name, parse in SECTION_PARSERS.items()}
     if problems:
         raise ConfigError(problems, source_path or "the config")
     router = Router([e.route for e in endpoints if e.enabled])
+    files = tuple(sorted(ctx.files | ({source_path} if source_path else set())))
     return Config(tuple(endpoints), router, cors, journal, limits, seed, source_path,
-                  copy.deepcopy(raw), tuple(sorted(ctx.files | ({source_path} if source_path else set()))))
+                  copy.deepcopy(raw), files, sections)
 
 
 @dataclass
