@@ -459,8 +459,9 @@ def _body(spec: dict, where: str, ctx: _Context, templating: bool) -> Body:
     if key == "body_base64":
         try:
             return Body("bytes", base64.b64decode(value, validate=True), None, "application/octet-stream")
-        except (ValueError, TypeError) as exc:
-            ctx.problems.append(Problem(f"{where}.body_base64", f"not valid base64: {exc}"))
+        except (ValueError, TypeError):
+            ctx.problems.append(Problem(f"{where}.body_base64", "not valid base64",
+                                        "use only A-Z a-z 0-9 + / with = padding, no spaces or line breaks"))
             return Body("empty")
     if key == "body_file":
         return _file_body(value, f"{where}.body_file", ctx, templating)

@@ -65,7 +65,7 @@ def test_json_syntax_error_names_file_line_and_column(tmp_path):
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert caught.value.problems == [Problem(
-        "", f"{path}:3:21: JSON syntax error: Expecting property name enclosed in double quotes",
+        "", f"{path}:3:19: JSON syntax error: Expecting property name enclosed in double quotes",
         "keys need double quotes, and JSON allows no trailing comma")]
 
 
@@ -133,12 +133,20 @@ def _write(folder, raw):
 def test_body_problems(tmp_path):
     assert problems_of({"endpoints": [
         {"path": "/a", "body_base64": "!!"},
-        {"path": "/b", "body_file": "missing.txt"},
         {"path": "/c", "body_file": 3},
         {"path": "/d", "body": "{{ request.path | nosuchfilter }}"},
-    ]})[0] == "endpoints[0].body_base64: not valid base64: Non-base64 digit found"
+        {"path": "/e", "body": "line one\n{% if %}"},
+        {"path": "/f", "headers": {"X": "{{ nope( }}"}},
+    ]}) == [
+        "endpoints[0].body_base64: not valid base64 (use only A-Z a-z 0-9 + / with = padding, no spaces or line breaks)",
+        "endpoints[1].body_file: expected a file path, got a number",
+        "endpoints[2].body: template error at line 1, column 19: unknown filter 'nosuchfilter'; the filters are listed in docs/templates.md",
+        "endpoints[3].body: template error at line 2, column 7: expected an expression but found the end of the tag",
+        "endpoints[4].headers.X: template error at column 8: '(' is never closed",
+    ]
     messages = problems_of({"endpoints": [{"path": "/b", "body_file": "missing.txt"}]})
-    assert "endpoints[0].body_file: cannot read" in messages[0] and "relative to the config file" in messages[0]
+    assert messages[0].startswith("endpoints[0].body_file: cannot read") and "No such file" in messages[0]
+    assert messages[0].endswith("(body_files paths are relative to the config file)".replace("body_files", "body_file"))
 
 
 def test_template_errors_are_config_errors_with_position():
