@@ -82,8 +82,8 @@ class Request:
     body parsed as JSON (``None`` when the body is empty or not JSON), computed once on demand.
     """
 
-    __slots__ = ("method", "target", "path", "raw_query", "query", "headers", "body",
-                 "client", "scheme", "http_version", "_json", "_cookies", "id", "received_at")
+    __slots__ = ("method", "target", "path", "raw_query", "headers", "body", "client", "scheme",
+                 "http_version", "_query", "_json", "_cookies", "id", "received_at")
 
     def __init__(self, method: str, target: str, headers=(), body: bytes = b"",
                  client: tuple[str, int] = ("127.0.0.1", 0), scheme: str = "http",
@@ -92,7 +92,7 @@ class Request:
         self.target = target
         raw_path, _, self.raw_query = target.partition("?")
         self.path = unquote(raw_path) or "/"
-        self.query: dict[str, list[str]] = parse_qs(self.raw_query, keep_blank_values=True)
+        self._query = None
         self.headers = headers if isinstance(headers, Headers) else Headers(headers)
         self.body = body
         self.client = client
@@ -102,6 +102,13 @@ class Request:
         self._cookies = None
         self.id = ""            # set by the journal when the request is recorded
         self.received_at = 0.0  # set by the server (wall clock, seconds)
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        """Query parameters to their values, parsed on first use (most mocks never look)."""
+        if self._query is None:
+            self._query = parse_qs(self.raw_query, keep_blank_values=True) if self.raw_query else {}
+        return self._query
 
     @property
     def text(self) -> str:
