@@ -475,7 +475,7 @@ def _json_body(value, where: str, problems, templating: bool) -> Body:
         try:
             compiled = templates.compile_body(value, name=where)
         except TemplateError as exc:
-            problems.append(Problem(where, f"template error at line {exc.line}, column {exc.col}: {exc.message}"))
+            problems.append(_template_problem(exc, where))
             return Body("empty")
         if not compiled.is_static:
             return Body("json", b"", compiled, "application/json")
@@ -488,9 +488,15 @@ def _text_body(text: str, where: str, problems, templating: bool, content_type: 
         try:
             return Body("text", b"", templates.compile_template(text, name=where), content_type)
         except TemplateError as exc:
-            problems.append(Problem(where, f"template error at line {exc.line}, column {exc.col}: {exc.message}"))
+            problems.append(_template_problem(exc, where))
             return Body("empty")
     return Body("text", text.encode(), None, content_type)
+
+
+def _template_problem(exc: TemplateError, where: str) -> Problem:
+    # The engine names the exact string (e.g. endpoints[0].response.items[1].name).
+    path = exc.source_name if exc.source_name.startswith(where) else where
+    return Problem(path, f"template error at line {exc.line}, column {exc.col}: {exc.message}")
 
 
 def _guess_text_type(text: str) -> str:
@@ -544,7 +550,7 @@ def _headers(value, where: str, problems, templating: bool) -> tuple:
             try:
                 out.append((name, templates.compile_template(text, name=f"{where}.{name}")))
             except TemplateError as exc:
-                problems.append(Problem(f"{where}.{name}", f"template error at column {exc.col}: {exc.message}"))
+                problems.append(_template_problem(exc, f"{where}.{name}"))
             continue
         out.append((name, text))
     return tuple(out)

@@ -142,7 +142,7 @@ def test_body_problems(tmp_path):
         "endpoints[1].body_file: expected a file path, got a number",
         "endpoints[2].body: template error at line 1, column 19: unknown filter 'nosuchfilter'; the filters are listed in docs/templates.md",
         "endpoints[3].body: template error at line 2, column 7: expected an expression but found the end of the tag",
-        "endpoints[4].headers.X: template error at column 8: '(' is never closed",
+        "endpoints[4].headers.X: template error at line 1, column 8: '(' is never closed",
     ]
     messages = problems_of({"endpoints": [{"path": "/b", "body_file": "missing.txt"}]})
     assert messages[0].startswith("endpoints[0].body_file: cannot read") and "No such file" in messages[0]
@@ -152,6 +152,8 @@ def test_body_problems(tmp_path):
 def test_template_errors_are_config_errors_with_position():
     messages = problems_of({"endpoints": [{"path": "/a", "body": "line one\n{% if %}"}]})
     assert messages[0].startswith("endpoints[0].body: template error at line 2, column")
+    nested = problems_of({"endpoints": [{"path": "/a", "response": {"items": [1, {"name": "{{ fake.nmae }}"}]}}]})
+    assert nested[0].startswith("endpoints[0].response.items[1].name: template error at line 1, column")
 
 
 def test_templating_can_be_turned_off():
