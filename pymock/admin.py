@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from urllib.parse import parse_qs
 
 from . import __version__
 from .config import ENDPOINT_KEYS
@@ -17,7 +19,7 @@ from .files import atomic_write
 from .matching import Route, RouteMiss, Router, compile_path
 from .model import Request, Response, problem_response
 
-__all__ = ["ADMIN_ROUTES", "AdminRoute", "dispatch", "unauthorized", "admin_openapi"]
+__all__ = ["ADMIN_ROUTES", "AdminRoute", "dispatch", "unauthorized", "forbidden_for_viewer", "admin_openapi"]
 
 
 @dataclass(frozen=True)
@@ -251,6 +253,41 @@ def logs(app, config, request, params):
     return list_requests(app, config, request, params)
 
 
+def metrics(app, config, request, params):
+    stats = app.journal.stats()
+    gauges = {"pymock_journal_entries": stats["count"], "pymock_journal_evicted_total": stats["evicted"],
+              "pymock_endpoints": len(config.endpoints), "pymock_uptime_seconds": round(app.clock() - app.started_at, 3)}
+    return Response(200, [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
+                    app.metrics.render(gauges).encode())
+
+
+def har(app, config, request, params):
+    """The journal as HAR 1.2, oldest first, for browser dev tools and HAR viewers."""
+    entries = [_har_entry(entry) for entry in reversed(app.journal.list())]
+    return _json(200, {"log": {"version": "1.2", "creator": {"name": "pymock", "version": __version__},
+                               "entries": entries}})
+
+
+def _har_entry(entry: dict) -> dict:
+    query = [{"name": k, "value": v} for k, values in parse_qs(entry["query"], keep_blank_values=True).items()
+             for v in values]
+    request = {"method": entry["method"], "url": entry["path"] + (f"?{entry['query']}" if entry["query"] else ""),
+               "httpVersion": "HTTP/1.1", "cookies": [], "queryString": query, "headersSize": -1,
+               "headers": [{"name": k, "value": v} for k, v in entry["headers"].items()],
+               "bodySize": entry["body_size"]}
+    if entry["body"]:
+        request["postData"] = {"mimeType": entry["headers"].get("content-type", ""), "text": entry["body"]}
+    headers = entry["response_headers"]
+    response = {"status": entry["status"], "statusText": "", "httpVersion": "HTTP/1.1", "cookies": [],
+                "headers": [{"name": k, "value": v} for k, v in headers.items()], "redirectURL": "",
+                "headersSize": -1, "bodySize": entry["response_size"],
+                "content": {"size": entry["response_size"], "mimeType": headers.get("Content-Type", "")}}
+    started = datetime.fromtimestamp(entry["time"], timezone.utc).isoformat()
+    total = entry["duration_ms"] + entry["delay_ms"]
+    return {"startedDateTime": started, "time": total, "request": request, "response": response, "cache": {},
+            "timings": {"send": 0, "wait": total, "receive": 0}, "comment": entry["matched"] or "unmatched"}
+
+
 def openapi(app, config, request, params):
     return _json(200, admin_openapi())
 
@@ -274,6 +311,8 @@ ADMIN_ROUTES = [
     AdminRoute("GET", "/__admin/requests", list_requests, "The request journal, newest first (filters: " + ", ".join(_FILTERS) + ", limit)"),
     AdminRoute("DELETE", "/__admin/requests", clear_requests, "Empty the request journal"),
     AdminRoute("GET", "/__admin/requests/unmatched", unmatched_requests, "Requests no mock matched"),
+    AdminRoute("GET", "/__admin/requests.har", har, "The journal as a HAR 1.2 file"),
+    AdminRoute("GET", "/__admin/metrics", metrics, "Prometheus metrics (text exposition format)"),
     AdminRoute("GET", "/__admin/requests/{id}", get_request, "One journal entry"),
     AdminRoute("GET", "/__admin/openapi.json", openapi, "This API as an OpenAPI 3.1 document"),
     AdminRoute("GET", "/__logs", logs, "The request journal (learning-guide name for /__admin/requests)"),
@@ -309,6 +348,10 @@ def unauthorized() -> Response:
     return problem_response(401, "Admin token required",
                             "send 'Authorization: Bearer <token>' (the --admin-token or PYMOCK_ADMIN_TOKEN value)",
                             headers=[("WWW-Authenticate", 'Bearer realm="pymock-admin"')])
+
+
+def forbidden_for_viewer() -> Response:
+    return problem_response(403, "Read-only token", "the viewer token may only read (GET); use the admin token to change things")
 
 
 def admin_openapi() -> dict:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import hmac
+import json
 import os
 import random
 import threading
@@ -24,6 +25,7 @@ from . import admin, templates
 from .config import ADMIN_PREFIXES, Config, build_config, load_config
 from .engine import Engine, Outcome
 from .errors import ConfigError
+from .metrics import Metrics
 from .model import Request, Response
 from .state import Journal, SequenceState
 
@@ -35,8 +37,8 @@ _ALL_METHODS = "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS"
 class MockApp:
     """Serve a config. ``config`` is a ``Config``, a dict, or a path to a JSON/YAML file."""
 
-    def __init__(self, config, *, admin_token: str | None = None, clock=time.time,
-                 seed: int | None = None, log=None):
+    def __init__(self, config, *, admin_token: str | None = None, viewer_token: str | None = None,
+                 clock=time.time, seed: int | None = None, log=None):
         self.source_path = None
         if isinstance(config, (str, os.PathLike)):
             self.source_path = os.fspath(config)
@@ -46,6 +48,7 @@ class MockApp:
         self._config: Config = config
         self._write_lock = threading.Lock()
         self.admin_token = admin_token or None
+        self.viewer_token = viewer_token or None  # read-only admin access (GET and HEAD)
         self.clock = clock
         self.log = log or (lambda message: None)
         self.started_at = clock()
@@ -55,6 +58,7 @@ class MockApp:
         self.sequences = SequenceState()
         self.engine = Engine(self.rng, self.render_env, self.sequences)
         self.journal = Journal(config.journal.size, config.journal.enabled)
+        self.metrics = Metrics()
         self.last_reload = {"ok": True, "at": self.started_at, "reason": "start", "problems": []}
         self.mounts: list = []  # route groups served before the mocks (see ``mount``)
 
@@ -78,6 +82,7 @@ class MockApp:
         self.journal.resize(config.journal.size, config.journal.enabled)
         self.sequences.reset()
         self.last_reload = {"ok": True, "at": self.clock(), "reason": reason, "problems": []}
+        self.metrics.increment("pymock_config_reloads_total")
         self.log(f"config {reason}: {len(config.endpoints)} endpoints live")
 
     def reload(self, reason: str = "reload") -> dict:
@@ -92,6 +97,7 @@ class MockApp:
             except ConfigError as exc:
                 self.last_reload = {"ok": False, "at": self.clock(), "reason": reason,
                                     "problems": [p.as_dict() for p in exc.problems]}
+                self.metrics.increment("pymock_config_reloads_rejected_total")
                 self.log(f"config {reason} rejected, previous config still serving:\n{exc}")
                 return self.last_reload
             self._install(fresh, reason)
@@ -141,14 +147,34 @@ class MockApp:
             outcome = self.engine.respond(config, request)
             if cors.enabled:
                 _add_cors_headers(cors, request, outcome.response)
+        response = outcome.response
+        # Echo the caller's request id (or ours) so client logs and the journal line up.
+        response.headers.append(("X-Request-Id", request.headers.get("x-request-id") or request.id))
+        duration = time.perf_counter() - started
+        self.metrics.observe(outcome.endpoint.id if outcome.endpoint else None, response.status,
+                             duration, response.delay_s, response.fault)
         if self.journal.enabled:
-            self._record(config, request, outcome, started)
-        return outcome.response
+            self._record(config, request, outcome, duration)
+        return response
 
     def _admin(self, config: Config, request: Request) -> Response:
-        if self.admin_token and not _authorized(request, self.admin_token):
-            return admin.unauthorized()
-        return admin.dispatch(self, config, request)
+        denied = self._check_admin_access(request)
+        if denied is not None:
+            return denied
+        response = admin.dispatch(self, config, request)
+        if request.path == "/__admin/health" and response.status == 200 and response.body:
+            _add_mount_health(self.mounts, response)
+        return response
+
+    def _check_admin_access(self, request: Request) -> Response | None:
+        """401/403 unless the request carries the admin token, or the viewer token for a read."""
+        if not (self.admin_token or self.viewer_token):
+            return None
+        if self.admin_token and _authorized(request, self.admin_token):
+            return None
+        if self.viewer_token and _authorized(request, self.viewer_token):
+            return None if request.method in ("GET", "HEAD") else admin.forbidden_for_viewer()
+        return admin.unauthorized()
 
     def _preflight(self, cors, request: Request) -> Response:
         response = Response(204, [])
@@ -160,7 +186,7 @@ class MockApp:
                              ("Access-Control-Max-Age", str(cors.max_age))]
         return response
 
-    def _record(self, config: Config, request: Request, outcome: Outcome, started: float) -> None:
+    def _record(self, config: Config, request: Request, outcome: Outcome, duration: float) -> None:
         limit = config.journal.max_body_bytes
         body = request.body
         response = outcome.response
@@ -184,15 +210,28 @@ class MockApp:
             "fault": response.fault,
             "response_headers": dict(response.headers),
             "response_size": len(response.body),
-            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+            "duration_ms": round(duration * 1000, 3),
         }
         self.journal.record(entry)
 
     def reset_state(self) -> None:
-        """Forget the journal, sequence positions and template counters."""
+        """Forget the journal, sequence positions, template counters and metrics."""
         self.journal.clear()
+        self.metrics.reset()
         self.sequences.reset()
         self.counters.reset()
+
+
+def _add_mount_health(mounts, response: Response) -> None:
+    """A mounted group with ``health() -> {"ok": bool, ...}`` reports under its ``name``."""
+    sections = {mounted.name: mounted.health() for mounted in mounts if hasattr(mounted, "health")}
+    if not sections:
+        return
+    document = json.loads(response.body)
+    document.update(sections)
+    if not all(section.get("ok", True) for section in sections.values()):
+        document["status"] = "degraded"
+    response.body = json.dumps(document, indent=2, default=str).encode()
 
 
 def _authorized(request: Request, token: str) -> bool:

@@ -340,3 +340,59 @@ def test_journal_can_be_disabled():
     app = MockApp({"journal": {"enabled": False}, "endpoints": [{"path": "/a"}]})
     call(app, "GET", "/a")
     assert app.journal.list() == []
+
+
+# ---------------------------------------------------------------- observability
+
+def test_request_id_is_echoed_or_generated():
+    app = MockApp({"endpoints": [{"path": "/a"}]})
+    assert call(app, "GET", "/a", headers=[("X-Request-Id", "trace-me")]).header("X-Request-Id") == "trace-me"
+    generated = call(app, "GET", "/a").header("X-Request-Id")
+    assert generated.startswith("req-") and app.journal.list()[0]["id"] == generated
+
+
+def test_prometheus_metrics():
+    app = MockApp({"seed": 1, "endpoints": [{"id": "a", "path": "/a", "latency_ms": 20},
+                                            {"id": "f", "path": "/f", "fault": "empty_response"}]})
+    for _ in range(3):
+        call(app, "GET", "/a")
+    call(app, "GET", "/f")
+    call(app, "GET", "/nope")
+    response = call(app, "GET", "/__admin/metrics")
+    assert response.header("Content-Type").startswith("text/plain; version=0.0.4")
+    text = response.body.decode()
+    assert 'pymock_requests_total{endpoint="a",status="200"} 3' in text
+    assert "pymock_unmatched_requests_total 1" in text
+    assert 'pymock_request_duration_seconds_bucket{le="+Inf"} 5' in text
+    assert "pymock_request_duration_seconds_count 5" in text
+    assert "pymock_injected_latency_seconds_total 0.060000" in text
+    assert 'pymock_faults_total{fault="empty_response"} 1' in text
+    assert "pymock_journal_entries 5" in text and "pymock_endpoints 2" in text
+    call(app, "POST", "/__admin/reload")
+    assert "pymock_config_reloads_total 1" in call(app, "GET", "/__admin/metrics").body.decode()
+    call(app, "POST", "/__admin/reset")
+    assert "pymock_unmatched_requests_total 0" in call(app, "GET", "/__admin/metrics").body.decode()
+
+
+def test_har_export_of_the_journal():
+    app = MockApp({"endpoints": [{"id": "a", "path": "/a", "method": "POST", "response": {"ok": True}}]})
+    call(app, "POST", "/a?x=1&x=2", {"n": 1})
+    call(app, "GET", "/missing")
+    har = as_json(call(app, "GET", "/__admin/requests.har"))["log"]
+    assert har["version"] == "1.2" and har["creator"]["name"] == "pymock"
+    first, second = har["entries"]
+    assert first["request"]["method"] == "POST" and first["request"]["url"] == "/a?x=1&x=2"
+    assert first["request"]["queryString"] == [{"name": "x", "value": "1"}, {"name": "x", "value": "2"}]
+    assert first["request"]["postData"] == {"mimeType": "application/json", "text": '{"n": 1}'}
+    assert first["response"]["status"] == 200 and first["response"]["content"]["mimeType"] == "application/json"
+    assert first["comment"] == "a" and second["comment"] == "unmatched" and second["response"]["status"] == 404
+
+
+def test_viewer_token_reads_but_cannot_change():
+    app = MockApp({"endpoints": [{"id": "a", "path": "/a"}]}, admin_token="adm", viewer_token="view")
+    viewer = [("Authorization", "Bearer view")]
+    assert call(app, "GET", "/__admin/mocks", headers=viewer).status == 200
+    denied = call(app, "DELETE", "/__admin/mocks/a", headers=viewer)
+    assert denied.status == 403 and as_json(denied)["title"] == "Read-only token"
+    assert call(app, "DELETE", "/__admin/mocks/a", headers=[("Authorization", "Bearer adm")]).status == 204
+    assert call(app, "GET", "/__admin/mocks").status == 401
