@@ -15,11 +15,12 @@ PACKAGE = ROOT / "pymock"
 # Every module in pymock/ must be placed in a layer; lower layers never import higher ones.
 LAYERS = {
     0: {"errors", "model", "miniyaml", "templates", "matching", "schema", "formats", "traceparent",
-        "graph", "breakers", "chaos", "specdiff", "docs"},
+        "graph", "breakers", "chaos", "specdiff", "docs", "template_runtime", "template_fakes",
+        "template_filters", "template_nodes", "template_expr", "template_parser"},
     1: {"files", "config", "openapi", "contract", "state", "registry", "tracing", "workflow",
-        "engine", "admin", "mesh", "provisions", "metrics", "app"},
+        "engine", "admin", "mesh", "mesh_config", "mesh_calls", "provisions", "metrics", "app"},
     2: {"server", "proxy", "reload", "recording", "cli", "testing", "pytest_plugin", "__main__",
-        "__init__", "workers"},
+        "__init__", "workers", "provision_edge", "mesh_edge"},
 }
 LAYER_OF = {name: layer for layer, names in LAYERS.items() for name in names}
 EDGE_ONLY_STDLIB = {"socket", "socketserver", "http.server", "http.client", "urllib.request", "ssl",

@@ -786,10 +786,20 @@ def test_deep_data_is_a_template_error_not_a_crash():
         compile_body({"x": "{{ d }}"}).render({"d": deep})
 
 
-def test_no_eval_or_exec_in_the_module():
-    source = Path(templates.__file__).read_text()
+@pytest.mark.parametrize("module", sorted(Path(templates.__file__).parent.glob("template*.py")), ids=lambda p: p.name)
+def test_no_eval_or_exec_in_the_template_modules(module):
+    source = module.read_text()
     assert not re.search(r"(?<![.\w])(eval|exec|compile|__import__|literal_eval)\(", source)
     assert "import ast" not in source and "builtins" not in source
+
+
+@pytest.mark.parametrize("name", ["template_runtime", "template_filters", "template_fakes", "template_nodes",
+                                  "template_expr", "template_parser"])
+def test_template_module_doctests(name):
+    import doctest
+    import importlib
+    result = doctest.testmod(importlib.import_module(f"pymock.{name}"))
+    assert result.failed == 0
 
 
 # ---------------------------------------------------------------- JSON bodies
