@@ -18,6 +18,7 @@ from .errors import PROBLEM_CONTENT_TYPE, ConfigError, NotFoundError, Problem
 from .files import atomic_write
 from .matching import Route, RouteMiss, Router, compile_path
 from .model import Request, Response, problem_response
+from .modes import recording_snapshot, recording_start, recording_status, recording_stop
 
 __all__ = ["ADMIN_ROUTES", "AdminRoute", "dispatch", "unauthorized", "forbidden_for_viewer", "admin_openapi"]
 
@@ -42,8 +43,8 @@ def _body_json(request: Request):
     try:
         payload = json.loads(request.body)
     except (ValueError, UnicodeDecodeError) as exc:
-        line = f" at line {exc.lineno}, column {exc.colno}" if hasattr(exc, "lineno") else ""
-        return problem_response(400, "Invalid JSON", f"the request body is not valid JSON{line}: {exc}")
+        where = f" at line {exc.lineno}, column {exc.colno}: {exc.msg}" if hasattr(exc, "lineno") else f": {exc}"
+        return problem_response(400, "Invalid JSON", f"the request body is not valid JSON{where}")
     if not isinstance(payload, dict):
         return problem_response(400, "Invalid JSON", "expected a JSON object")
     return payload
@@ -314,6 +315,10 @@ ADMIN_ROUTES = [
     AdminRoute("GET", "/__admin/requests.har", har, "The journal as a HAR 1.2 file"),
     AdminRoute("GET", "/__admin/metrics", metrics, "Prometheus metrics (text exposition format)"),
     AdminRoute("GET", "/__admin/requests/{id}", get_request, "One journal entry"),
+    AdminRoute("POST", "/__admin/recordings/start", recording_start, "Record: proxy to the upstream (or body 'target') and capture exchanges"),
+    AdminRoute("POST", "/__admin/recordings/stop", recording_stop, "Stop capturing, restore the previous mode, write the out file if set"),
+    AdminRoute("GET", "/__admin/recordings/status", recording_status, "Whether recording is on, and what was captured"),
+    AdminRoute("POST", "/__admin/recordings/snapshot", recording_snapshot, "The recordings as a config (body: apply, write)"),
     AdminRoute("GET", "/__admin/openapi.json", openapi, "This API as an OpenAPI 3.1 document"),
     AdminRoute("GET", "/__logs", logs, "The request journal (learning-guide name for /__admin/requests)"),
     AdminRoute("GET", "/__reload", reload, "Reload the config file (learning-guide name)"),

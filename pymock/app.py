@@ -25,7 +25,9 @@ from . import admin, templates
 from .config import ADMIN_PREFIXES, Config, build_config, load_config
 from .engine import Engine, Outcome
 from .errors import ConfigError
+from .mesh import Mesh
 from .metrics import Metrics
+from .modes import ModeRunner
 from .model import Request, Response
 from .state import Journal, SequenceState
 
@@ -38,7 +40,7 @@ class MockApp:
     """Serve a config. ``config`` is a ``Config``, a dict, or a path to a JSON/YAML file."""
 
     def __init__(self, config, *, admin_token: str | None = None, viewer_token: str | None = None,
-                 clock=time.time, seed: int | None = None, log=None):
+                 clock=time.time, seed: int | None = None, log=None, forward=None, recorder=None):
         self.source_path = None
         if isinstance(config, (str, os.PathLike)):
             self.source_path = os.fspath(config)
@@ -59,8 +61,15 @@ class MockApp:
         self.engine = Engine(self.rng, self.render_env, self.sequences)
         self.journal = Journal(config.journal.size, config.journal.enabled)
         self.metrics = Metrics()
+        # Proxy modes: ``forward`` (proxy.Forwarder) does the network part, ``recorder``
+        # (recording.Recorder) keeps recorded exchanges; both come from layer 2.
+        self.recorder = recorder
+        self.engine.modes = ModeRunner(forward, recorder=recorder, metrics=self.metrics, clock=clock)
         self.last_reload = {"ok": True, "at": self.started_at, "reason": "start", "problems": []}
         self.mounts: list = []  # route groups served before the mocks (see ``mount``)
+        self.mesh = Mesh(config_source=lambda: self._config, clock=clock, log=self.log,
+                         seed=config.seed if seed is None else seed, render_env=self.render_env)
+        self.mount(self.mesh)
 
     # ------------------------------------------------------------ config
 
@@ -82,7 +91,6 @@ class MockApp:
         self.journal.resize(config.journal.size, config.journal.enabled)
         self.sequences.reset()
         self.last_reload = {"ok": True, "at": self.clock(), "reason": reason, "problems": []}
-        self.metrics.increment("pymock_config_reloads_total")
         self.log(f"config {reason}: {len(config.endpoints)} endpoints live")
 
     def reload(self, reason: str = "reload") -> dict:
@@ -101,6 +109,7 @@ class MockApp:
                 self.log(f"config {reason} rejected, previous config still serving:\n{exc}")
                 return self.last_reload
             self._install(fresh, reason)
+            self.metrics.increment("pymock_config_reloads_total")
             return self.last_reload
 
     def edit(self, mutate) -> Config:
@@ -212,6 +221,8 @@ class MockApp:
             "response_size": len(response.body),
             "duration_ms": round(duration * 1000, 3),
         }
+        if outcome.notes:
+            entry.update(outcome.notes)
         self.journal.record(entry)
 
     def reset_state(self) -> None:
