@@ -1,22 +1,17 @@
-"""Record real traffic into a replayable config: ``python recorder.py --target URL --out FILE``.
+"""Record real traffic into a replayable config.
 
-Thin entry point for record/replay (``pymock.recording``). Not built yet: it explains that and
-exits 2 rather than pretending to record.
+    python recorder.py --target https://api.example.com --out recordings.json [--port 8080]
+
+Runs a recording proxy (it prints ``listening on http://HOST:PORT`` first). On SIGTERM or
+SIGINT, ``POST /__admin/recordings/stop`` or every ``--every`` seconds it writes a config that
+``python mock_server.py --config recordings.json`` replays. ``--help`` lists the options
+(match conditions, redaction, de-duplication, sequences). Thin: everything lives in
+``pymock.recording``, standard library only.
 """
 
 import sys
 
-
-def main(argv=None) -> int:
-    try:
-        from pymock.recording import main as recording_main
-    except ImportError:
-        print("recorder.py: recording is not available in this version of pymock yet "
-              "(planned: proxy to --target and write a config that mock_server.py replays)",
-              file=sys.stderr)
-        return 2
-    return recording_main(argv)
-
+from pymock.recording import main
 
 if __name__ == "__main__":
     sys.exit(main())
