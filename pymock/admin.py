@@ -8,14 +8,16 @@ table, so the document cannot drift from the code.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import parse_qs
 
-from . import __version__
-from .config import ENDPOINT_KEYS
-from .errors import PROBLEM_CONTENT_TYPE, ConfigError, NotFoundError, Problem
+from . import __version__, environments, state_admin, workflow_api
+from .config import ENDPOINT_KEYS, generate_id
+from .errors import PROBLEM_CONTENT_TYPE, ConfigError, ConflictError, NotFoundError, Problem, SpecError
 from .files import atomic_write
+from .inspector import inspect_entry
 from .matching import Route, RouteMiss, Router, compile_path
 from .model import Request, Response, problem_response
 from .modes import recording_snapshot, recording_start, recording_status, recording_stop
@@ -42,12 +44,41 @@ def _body_json(request: Request):
         return problem_response(400, "Request body required", "send a JSON object")
     try:
         payload = json.loads(request.body)
+    except RecursionError:
+        return problem_response(400, "Invalid JSON", "the request body is nested too deeply")
     except (ValueError, UnicodeDecodeError) as exc:
         where = f" at line {exc.lineno}, column {exc.colno}: {exc.msg}" if hasattr(exc, "lineno") else f": {exc}"
         return problem_response(400, "Invalid JSON", f"the request body is not valid JSON{where}")
     if not isinstance(payload, dict):
         return problem_response(400, "Invalid JSON", "expected a JSON object")
+    escaping = _escaping_body_files(payload)
+    if escaping:
+        return problem_response(400, "body_file outside the config folder",
+                                f"{escaping!r}: mocks made through the admin API may only read files "
+                                "inside the config file's folder (a relative path without '..')")
     return payload
+
+
+def _escaping_body_files(value):
+    """The first ``body_file`` in ``value`` that is absolute or climbs out with '..', if any.
+
+    Confining admin-made mocks keeps the admin API from reading arbitrary files
+    (e.g. /etc/passwd); a config file written by the operator may still point anywhere.
+    """
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "body_file" and isinstance(item, str):
+                if os.path.isabs(item) or os.path.normpath(item).split(os.sep)[0] == "..":
+                    return item
+            found = _escaping_body_files(item)
+            if found:
+                return found
+    elif isinstance(value, list):
+        for item in value:
+            found = _escaping_body_files(item)
+            if found:
+                return found
+    return None
 
 
 def _apply(app, mutate, index: int):
@@ -109,6 +140,15 @@ def _find_index(config, ident: str) -> int:
     return endpoint.order
 
 
+def _live_endpoint(app, ident: str):
+    """The mock ``ident`` in the config that is live now; call inside ``app.edit`` (under its
+    lock), so two concurrent edits never act on a stale position."""
+    endpoint = app.config.endpoint(ident)
+    if endpoint is None:
+        raise NotFoundError("mock", ident)
+    return endpoint
+
+
 def list_mocks(app, config, request, params):
     tag = request.query.get("tag", [None])[0]
     mocks = [_mock_view(e) for e in config.endpoints if tag is None or tag in e.tags]
@@ -129,23 +169,37 @@ def create_mock(app, config, request, params):
     if "id" in payload and config.endpoint(str(payload["id"])) is not None:
         return problem_response(409, "Mock exists", f"a mock with id {payload['id']!r} already exists",
                                 hint="use PUT /__admin/mocks/{id} to replace it")
-    fresh = _apply(app, lambda raw: raw.setdefault("endpoints", []).append(payload),
-                   len(config.raw.get("endpoints", [])))
+
+    def mutate(raw):
+        if "id" not in payload:  # stored, so the id stays this mock's whatever is deleted later
+            payload["id"] = generate_id(payload, {e.id for e in app.config.endpoints})
+        elif app.config.endpoint(str(payload["id"])) is not None:
+            raise ConflictError(f"a mock with id {payload['id']!r} already exists")
+        raw.setdefault("endpoints", []).append(payload)
+    try:
+        fresh = _apply(app, mutate, len(config.raw.get("endpoints", [])))
+    except ConflictError as exc:
+        return problem_response(409, "Mock exists", str(exc), hint="use PUT /__admin/mocks/{id} to replace it")
     if isinstance(fresh, Response):
         return fresh
-    created = fresh.endpoints[-1]
+    created = fresh.endpoint(str(payload["id"]))
     return _json(201, _mock_view(created), [("Location", f"/__admin/mocks/{created.id}")])
 
 
 def _edit_one(app, config, ident, change):
-    index = _find_index(config, ident)
+    index = _find_index(config, ident)  # a 404 before any work; the edit re-reads it under the lock
 
     def mutate(raw):
-        raw["endpoints"][index] = change(raw["endpoints"][index])
+        endpoint = _live_endpoint(app, ident)
+        items = raw.setdefault("endpoints", [])
+        if endpoint.order < len(items):
+            items[endpoint.order] = change(items[endpoint.order])
+        else:  # made from an OpenAPI spec: the edited copy joins the config and overrides it
+            items.append(change(dict(endpoint.source)))
     fresh = _apply(app, mutate, index)
     if isinstance(fresh, Response):
         return fresh
-    return _json(200, _mock_view(fresh.endpoints[index]))
+    return _json(200, _mock_view(fresh.endpoint(ident)))
 
 
 def replace_mock(app, config, request, params):
@@ -177,9 +231,21 @@ def _merge_patch(target, patch):
 
 
 def delete_mock(app, config, request, params):
-    index = _find_index(config, params["id"])
-    app.edit(lambda raw: raw["endpoints"].pop(index))
-    return Response(204, [])
+    ident = params["id"]
+    index = _find_index(config, ident)
+
+    def mutate(raw):
+        endpoint = _live_endpoint(app, ident)
+        if endpoint.order >= len(raw.get("endpoints", [])):
+            raise ConflictError(f"mock {ident!r} is made from an OpenAPI operation; "
+                                "it cannot be deleted while the spec is loaded")
+        raw["endpoints"].pop(endpoint.order)
+    try:
+        fresh = _apply(app, mutate, index)
+    except ConflictError as exc:
+        return problem_response(409, "Mock comes from a spec", str(exc),
+                                hint=f"POST /__admin/mocks/{ident}/disable instead")
+    return fresh if isinstance(fresh, Response) else Response(204, [])
 
 
 def enable_mock(app, config, request, params):
@@ -204,7 +270,11 @@ def save_mocks(app, config, request, params):
         text = miniyaml.dump(config.raw)
     else:
         text = json.dumps(config.raw, indent=2) + "\n"
-    atomic_write(app.source_path, text, backup=True)
+    try:
+        atomic_write(app.source_path, text, backup=True)
+    except OSError as exc:
+        return problem_response(500, "Save failed",
+                                f"could not write {app.source_path}: {exc.strerror or exc}; the file is unchanged")
     return _json(200, {"saved": app.source_path, "backup": app.source_path + ".bak",
                        "endpoints": len(config.endpoints)})
 
@@ -242,7 +312,7 @@ def unmatched_requests(app, config, request, params):
 
 
 def get_request(app, config, request, params):
-    return _json(200, app.journal.get(params["id"]))
+    return _json(200, inspect_entry(config, app.journal.get(params["id"])))
 
 
 def clear_requests(app, config, request, params):
@@ -290,7 +360,37 @@ def _har_entry(entry: dict) -> dict:
 
 
 def openapi(app, config, request, params):
-    return _json(200, admin_openapi())
+    document = admin_openapi()
+    for mounted in app.mounts:  # the mesh and other mounted groups describe their own routes
+        if hasattr(mounted, "openapi_paths"):
+            document["paths"].update(mounted.openapi_paths())
+    return _json(200, document)
+
+
+def import_openapi(app, config, request, params):
+    """Import an OpenAPI/Swagger document (JSON or YAML body): its operations are served at once."""
+    from . import openapi_mocks  # imported lazily: most servers never import a spec
+    try:
+        spec, entry = openapi_mocks.document_entry(request.body, request.query_first().get("name"))
+    except SpecError as exc:
+        return problem_response(400, "Invalid spec", str(exc),
+                                errors=[{"path": exc.pointer, "message": exc.message}] + exc.problems)
+    try:
+        fresh = app.edit(lambda raw: openapi_mocks.add_spec_entry(raw, entry))
+    except ConfigError as exc:
+        return problem_response(400, "Spec rejected", "nothing was changed", errors=exc.problems)
+    mocks = [e.id for e in fresh.endpoints if (e.source.get("openapi") or {}).get("spec") == entry["name"]]
+    return _json(201, {"name": entry["name"], "version": spec.version, "operations": len(spec.operations),
+                       "mocks": mocks, "problems": [p.as_dict() for p in spec.problems]})
+
+
+def contract_violations(app, config, request, params):
+    from .contract import violations_report
+    return _json(200, violations_report(app.contract_log, config.sections.get("contract")))
+
+
+def clear_contract_violations(app, config, request, params):
+    return _json(200, {"deleted": app.contract_log.clear()})
 
 
 ADMIN_ROUTES = [
@@ -314,12 +414,20 @@ ADMIN_ROUTES = [
     AdminRoute("GET", "/__admin/requests/unmatched", unmatched_requests, "Requests no mock matched"),
     AdminRoute("GET", "/__admin/requests.har", har, "The journal as a HAR 1.2 file"),
     AdminRoute("GET", "/__admin/metrics", metrics, "Prometheus metrics (text exposition format)"),
-    AdminRoute("GET", "/__admin/requests/{id}", get_request, "One journal entry"),
+    AdminRoute("GET", "/__admin/requests/{id}", get_request, "One journal entry, explained: why it matched, template inputs, the response"),
     AdminRoute("POST", "/__admin/recordings/start", recording_start, "Record: proxy to the upstream (or body 'target') and capture exchanges"),
     AdminRoute("POST", "/__admin/recordings/stop", recording_stop, "Stop capturing, restore the previous mode, write the out file if set"),
     AdminRoute("GET", "/__admin/recordings/status", recording_status, "Whether recording is on, and what was captured"),
     AdminRoute("POST", "/__admin/recordings/snapshot", recording_snapshot, "The recordings as a config (body: apply, write)"),
     AdminRoute("GET", "/__admin/openapi.json", openapi, "This API as an OpenAPI 3.1 document"),
+    AdminRoute("POST", "/__admin/openapi", import_openapi, "Import an OpenAPI/Swagger spec (JSON or YAML body; ?name=): serve its operations"),
+    AdminRoute("GET", "/__admin/contract/violations", contract_violations, "Contract mode: requests and responses that broke the spec, and the load report"),
+    AdminRoute("DELETE", "/__admin/contract/violations", clear_contract_violations, "Forget the recorded contract violations"),
+    # Mock versions and bulk changes (environments.py); scenarios, store, auth tokens,
+    # resources and webhooks (state_admin.py).
+    *(AdminRoute(*route) for route in environments.ADMIN_HANDLERS + state_admin.ADMIN_HANDLERS),
+    # Documentation of the live mocks; the design workflow (workflow_api.py, needs --designs-db).
+    *(AdminRoute(*route) for route in workflow_api.DOCS_ROUTES + workflow_api.ROUTES),
     AdminRoute("GET", "/__logs", logs, "The request journal (learning-guide name for /__admin/requests)"),
     AdminRoute("GET", "/__reload", reload, "Reload the config file (learning-guide name)"),
     AdminRoute("POST", "/__reload", reload, "Reload the config file (learning-guide name)"),
@@ -353,6 +461,22 @@ def unauthorized() -> Response:
     return problem_response(401, "Admin token required",
                             "send 'Authorization: Bearer <token>' (the --admin-token or PYMOCK_ADMIN_TOKEN value)",
                             headers=[("WWW-Authenticate", 'Bearer realm="pymock-admin"')])
+
+
+# GET routes that change state: the viewer token may not call them.
+STATE_CHANGING_GETS = frozenset({"/__admin/reload", "/__reload"})
+
+
+def cross_origin_refused(origin: str) -> Response:
+    return problem_response(403, "Cross-origin admin request refused",
+                            f"the admin API only answers pages served from its own host, not {origin!r}")
+
+
+def host_refused(host: str) -> Response:
+    return problem_response(403, "Admin API needs a token here",
+                            f"admin requests through the host name {host!r} are refused without an admin "
+                            "token (a web page could reach them by DNS rebinding)",
+                            hint="use localhost or an IP address, or start with --admin-token")
 
 
 def forbidden_for_viewer() -> Response:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import hmac
+import ipaddress
 import json
 import os
 import random
@@ -23,13 +24,17 @@ import time
 
 from . import admin, templates
 from .config import ADMIN_PREFIXES, Config, build_config, load_config
+from .contract import ViolationLog
 from .engine import Engine, Outcome
+from .environments import MockHistory
 from .errors import ConfigError
+from .features import Stateful
 from .mesh import Mesh
 from .metrics import Metrics
 from .modes import ModeRunner
 from .model import Request, Response
 from .state import Journal, SequenceState
+from .stores import StateStore
 
 __all__ = ["MockApp"]
 
@@ -40,13 +45,16 @@ class MockApp:
     """Serve a config. ``config`` is a ``Config``, a dict, or a path to a JSON/YAML file."""
 
     def __init__(self, config, *, admin_token: str | None = None, viewer_token: str | None = None,
-                 clock=time.time, seed: int | None = None, log=None, forward=None, recorder=None):
+                 clock=time.time, seed: int | None = None, log=None, forward=None, recorder=None,
+                 overrides: dict | None = None, state=None, webhooks=None):
         self.source_path = None
+        # Command-line additions kept across reloads and edits: {"openapi": [...], "contract": mode}.
+        self.overrides = overrides or None
         if isinstance(config, (str, os.PathLike)):
             self.source_path = os.fspath(config)
-            config = load_config(self.source_path)
+            config = load_config(self.source_path, overrides=self.overrides)
         elif isinstance(config, dict):
-            config = build_config(config)
+            config = build_config(config, overrides=self.overrides)
         self._config: Config = config
         self._write_lock = threading.Lock()
         self.admin_token = admin_token or None
@@ -70,6 +78,16 @@ class MockApp:
         self.mesh = Mesh(config_source=lambda: self._config, clock=clock, log=self.log,
                          seed=config.seed if seed is None else seed, render_env=self.render_env)
         self.mount(self.mesh)
+        self.contract_log = ViolationLog(clock=clock, log=lambda message: self.log(message))
+        _log_contract_notes(config, self.log)
+        # Scenarios, the key-value store and resources: in memory, or in the SQLite file ``state``
+        # names (shared by processes, kept across restarts). ``webhooks`` sends callbacks
+        # (webhooks.WebhookDispatcher, from layer 2); admin edits keep each mock's versions.
+        self.stateful = Stateful(state if isinstance(state, StateStore) else StateStore(state),
+                                 clock=clock, webhooks=webhooks)
+        self.engine.stateful = self.stateful
+        self.stateful.install(config)
+        self.history = MockHistory()
 
     # ------------------------------------------------------------ config
 
@@ -87,11 +105,18 @@ class MockApp:
             self._install(config, reason)
 
     def _install(self, config: Config, reason: str) -> None:
+        previous = self._config
         self._config = config
         self.journal.resize(config.journal.size, config.journal.enabled)
-        self.sequences.reset()
+        # A sequence restarts only when its own endpoint changed (or went away): editing one
+        # mock must not rewind the others.
+        unchanged = {e.id for e in config.endpoints
+                     if (old := previous.endpoint(e.id)) is not None and old.source == e.source}
+        self.sequences.retain(unchanged)
+        self.stateful.install(config)
         self.last_reload = {"ok": True, "at": self.clock(), "reason": reason, "problems": []}
         self.log(f"config {reason}: {len(config.endpoints)} endpoints live")
+        _log_contract_notes(config, self.log)
 
     def reload(self, reason: str = "reload") -> dict:
         """Re-read the config file; a bad file keeps the previous config serving."""
@@ -99,9 +124,9 @@ class MockApp:
             current = self._config
             try:
                 if self.source_path:
-                    fresh = load_config(self.source_path)
+                    fresh = load_config(self.source_path, overrides=self.overrides)
                 else:
-                    fresh = build_config(current.raw, source_path=None)
+                    fresh = build_config(current.raw, source_path=None, overrides=self.overrides)
             except ConfigError as exc:
                 self.last_reload = {"ok": False, "at": self.clock(), "reason": reason,
                                     "problems": [p.as_dict() for p in exc.problems]}
@@ -122,8 +147,10 @@ class MockApp:
             raw = copy.deepcopy(current.raw)
             mutate(raw)
             base_dir = os.path.dirname(os.path.abspath(self.source_path)) if self.source_path else None
-            fresh = build_config(raw, base_dir=base_dir, source_path=self.source_path)
+            fresh = build_config(raw, base_dir=base_dir, source_path=self.source_path,
+                                 overrides=self.overrides)
             self._install(fresh, "admin edit")
+            self.history.record(current, fresh, self.clock())
             return fresh
 
     # ------------------------------------------------------------ requests
@@ -143,6 +170,10 @@ class MockApp:
             return self._admin(config, request)
         for mounted in self.mounts:
             if request.path.startswith(mounted.prefixes):
+                if getattr(mounted, "is_control", None) is not None and mounted.is_control(request):
+                    denied = self._check_admin_access(request) or _browser_guard(request, bool(self.admin_token))
+                    if denied is not None:
+                        return denied
                 answer = mounted.handle(self, config, request)
                 if answer is not None:
                     return answer
@@ -158,16 +189,19 @@ class MockApp:
                 _add_cors_headers(cors, request, outcome.response)
         response = outcome.response
         # Echo the caller's request id (or ours) so client logs and the journal line up.
-        response.headers.append(("X-Request-Id", request.headers.get("x-request-id") or request.id))
+        if response.header("X-Request-Id") is None:
+            response.headers.append(("X-Request-Id", request.headers.get("x-request-id") or request.id))
         duration = time.perf_counter() - started
         self.metrics.observe(outcome.endpoint.id if outcome.endpoint else None, response.status,
                              duration, response.delay_s, response.fault)
         if self.journal.enabled:
             self._record(config, request, outcome, duration)
+        if "contract" in outcome.notes:
+            self.contract_log.record(request, outcome)
         return response
 
     def _admin(self, config: Config, request: Request) -> Response:
-        denied = self._check_admin_access(request)
+        denied = self._check_admin_access(request) or _browser_guard(request, bool(self.admin_token))
         if denied is not None:
             return denied
         response = admin.dispatch(self, config, request)
@@ -182,7 +216,8 @@ class MockApp:
         if self.admin_token and _authorized(request, self.admin_token):
             return None
         if self.viewer_token and _authorized(request, self.viewer_token):
-            return None if request.method in ("GET", "HEAD") else admin.forbidden_for_viewer()
+            reads = request.method in ("GET", "HEAD") and request.path not in admin.STATE_CHANGING_GETS
+            return None if reads else admin.forbidden_for_viewer()
         return admin.unauthorized()
 
     def _preflight(self, cors, request: Request) -> Response:
@@ -219,6 +254,7 @@ class MockApp:
             "fault": response.fault,
             "response_headers": dict(response.headers),
             "response_size": len(response.body),
+            "response_body": response.body[:limit].decode("utf-8", "replace"),
             "duration_ms": round(duration * 1000, 3),
         }
         if outcome.notes:
@@ -226,11 +262,23 @@ class MockApp:
         self.journal.record(entry)
 
     def reset_state(self) -> None:
-        """Forget the journal, sequence positions, template counters and metrics."""
+        """Forget the journal, sequence positions, template counters and metrics; put scenarios,
+        the store and resources back to what the config seeds."""
         self.journal.clear()
         self.metrics.reset()
         self.sequences.reset()
         self.counters.reset()
+        self.stateful.reset()
+
+
+def _log_contract_notes(config: Config, log) -> None:
+    """What loading the specs and checking the mock examples found (contract.py)."""
+    hook = config.sections.get("contract")
+    if hook is None or not hook.notes:
+        return
+    shown = "\n".join(f"  {note}" for note in hook.notes[:20])
+    more = f"\n  ... and {len(hook.notes) - 20} more (GET /__admin/contract/violations)" if len(hook.notes) > 20 else ""
+    log(f"openapi: {len(hook.notes)} note(s) about the specs and mock examples:\n{shown}{more}")
 
 
 def _add_mount_health(mounts, response: Response) -> None:
@@ -243,6 +291,36 @@ def _add_mount_health(mounts, response: Response) -> None:
     if not all(section.get("ok", True) for section in sections.values()):
         document["status"] = "degraded"
     response.body = json.dumps(document, indent=2, default=str).encode()
+
+
+def _browser_guard(request: Request, has_token: bool) -> Response | None:
+    """403 for admin requests a web page could have made: cross-site (CSRF) or, without an
+    admin token, through a DNS name other than localhost (DNS rebinding).
+
+    Browsers put ``Origin`` on cross-site requests and it must name the requested host; curl,
+    scripts and tests send none. A rebinding page is same-origin, so the ``Host`` it sends is
+    the attacker's name: without a token only IP literals and ``localhost`` names may reach
+    the admin API.
+    """
+    host = request.headers.get("host", "")
+    origin = request.headers.get("origin")
+    if origin and origin.split("://", 1)[-1].rstrip("/") != host:
+        return admin.cross_origin_refused(origin)
+    if has_token or not host or _is_local_name(host):
+        return None
+    return admin.host_refused(host)
+
+
+def _is_local_name(host: str) -> bool:
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    name = name.strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 def _authorized(request: Request, token: str) -> bool:

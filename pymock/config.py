@@ -27,7 +27,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from . import templates
+from . import environments, features, mesh_config, modes, templates
 from .errors import ConfigError, Problem, TemplateError
 from .matching import Route, Router, compile_matcher, compile_path
 from .model import FAULTS, ServerLimits
@@ -35,12 +35,12 @@ from .model import FAULTS, ServerLimits
 __all__ = [
     "Config", "Endpoint", "ResponseSpec", "Body", "Latency", "CorsSettings", "JournalSettings",
     "build_config", "load_config", "parse_config_text", "ADMIN_PREFIXES", "ENDPOINT_KEYS",
-    "SECTION_PARSERS",
+    "SECTION_PARSERS", "generate_id",
 ]
 
 ADMIN_PREFIXES = ("/__admin", "/__logs", "/__reload")
 TOP_LEVEL_KEYS = ("name", "description", "version", "endpoints", "cors", "journal", "server",
-                  "seed", "templating")
+                  "seed", "templating", "openapi", "contract", "resources", "auth", "environments")
 
 # Sections owned by other modules: name -> parse(value, problems, raw) returning the section's
 # compiled form (kept in ``Config.sections``); ``value`` is None when the section is absent and
@@ -50,11 +50,13 @@ SECTION_PARSERS: dict = {}
 ENDPOINT_KEYS = ("id", "name", "description", "tags", "enabled", "priority", "method", "path",
                  "match", "status", "headers", "response", "body", "body_file", "body_base64",
                  "content_type", "latency_ms", "failure_rate", "failure", "fault", "variants",
-                 "sequence", "templating")
+                 "sequence", "templating", "mode", "upstream", "proxy", "operation_id", "openapi",
+                 "responses") + features.FEATURE_KEYS
 PART_KEYS = ("status", "headers", "response", "body", "body_file", "body_base64", "content_type",
              "latency_ms", "fault")
 MATCH_KEYS = ("query", "headers", "cookies", "body")
 _METHOD_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_FRAMING_HEADERS = ("content-length", "transfer-encoding")  # wrong values break the framing
 
 
 # ---------------------------------------------------------------- the compiled model
@@ -112,6 +114,7 @@ class Endpoint:
     sequence: tuple = ()           # (ResponseSpec, ...)
     sequence_end: str = "loop"     # "loop" or "stay"
     source: dict = field(default_factory=dict, compare=False, repr=False)
+    responses: tuple = ()          # ((status, example name, ResponseSpec), ...): what Prefer picks
 
 
 @dataclass(frozen=True)
@@ -154,7 +157,7 @@ class Config:
 
 # ---------------------------------------------------------------- loading
 
-def load_config(source, *, base_dir: str | None = None) -> Config:
+def load_config(source, *, base_dir: str | None = None, overrides: dict | None = None) -> Config:
     """A ``Config`` from a dict, or from a JSON/YAML file path. Raises ``ConfigError``."""
     if isinstance(source, dict):
         return build_config(source, base_dir=base_dir)
@@ -166,7 +169,7 @@ def load_config(source, *, base_dir: str | None = None) -> Config:
         raise ConfigError([Problem("", f"cannot read config file {path!r}: {exc.strerror}",
                                    "check the path, or pass --config FILE")], path) from None
     raw = parse_config_text(data, path)
-    return build_config(raw, base_dir=base_dir or os.path.dirname(os.path.abspath(path)),
+    return build_config(raw, base_dir=base_dir or os.path.dirname(os.path.abspath(path)), overrides=overrides,
                         source_path=path)
 
 
@@ -187,7 +190,12 @@ def parse_config_text(data: bytes | str, name: str = "config.json") -> dict:
                               name) from None
     else:
         try:
-            raw = json.loads(data)
+            raw = json.loads(data, parse_constant=_reject_constant)
+        except _NonFiniteNumber as exc:
+            raise ConfigError([Problem("", f"{name}: {exc.args[0]} is not a JSON number",
+                                       "use a finite number")], name) from None
+        except RecursionError:
+            raise ConfigError([Problem("", f"{name}: nested too deeply")], name) from None
         except json.JSONDecodeError as exc:
             raise ConfigError([Problem("", f"{name}:{exc.lineno}:{exc.colno}: JSON syntax error: {exc.msg}",
                                        _json_hint(exc))], name) from None
@@ -197,22 +205,42 @@ def parse_config_text(data: bytes | str, name: str = "config.json") -> dict:
     return raw
 
 
+class _NonFiniteNumber(ValueError):
+    pass
+
+
+def _reject_constant(name: str):
+    # Python's json accepts NaN and Infinity; a NaN timeout or weight would silently misbehave.
+    raise _NonFiniteNumber(name)
+
+
 def _json_hint(exc: json.JSONDecodeError) -> str | None:
     if "Expecting property name" in exc.msg:
         return "keys need double quotes, and JSON allows no trailing comma"
     if "Expecting ',' delimiter" in exc.msg:
         return "a comma is missing between two items, or a quote is not closed"
+    if exc.msg == "Expecting value":
+        return "a value is missing here; JSON allows no trailing comma"
     return None
 
 
-def build_config(raw: dict, *, base_dir: str | None = None, source_path: str | None = None) -> Config:
-    """Validate ``raw`` and compile it. Every problem is collected before raising."""
+def build_config(raw: dict, *, base_dir: str | None = None, source_path: str | None = None,
+                 overrides: dict | None = None) -> Config:
+    """Validate ``raw`` and compile it. Every problem is collected before raising.
+
+    ``overrides`` come from the command line: ``{"openapi": [spec paths], "contract": mode}``.
+    """
     problems: list[Problem] = []
     if not isinstance(raw, dict):
         raise ConfigError([Problem("", f"expected an object, got {_kind(raw)}")])
+    # An environment (overrides.env, else PYMOCK_ENV) is merged over the base before the checks;
+    # Config.raw stays the base, so admin edits and saves keep the file's shape.
+    base, env = raw, (overrides or {}).get("env", os.environ.get("PYMOCK_ENV"))
+    raw, environment = environments.select(base, env, problems, TOP_LEVEL_KEYS + tuple(SECTION_PARSERS))
     _check_keys(raw, TOP_LEVEL_KEYS + tuple(SECTION_PARSERS), "", problems)
     ctx = _Context(base_dir or os.getcwd(), problems, raw.get("templating", True) is not False)
     endpoints = _endpoints(raw.get("endpoints", []), ctx)
+    specs, spec_notes = _openapi(raw, ctx, endpoints, overrides or {})
     cors = _cors(raw.get("cors", False), problems)
     journal = _journal(raw.get("journal", {}), problems)
     limits = _limits(raw.get("server", {}), problems)
@@ -220,12 +248,20 @@ def build_config(raw: dict, *, base_dir: str | None = None, source_path: str | N
     if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
         problems.append(Problem("seed", f"expected an integer, got {_kind(seed)}"))
     sections = {name: parse(raw.get(name), problems, raw) for name, parse in SECTION_PARSERS.items()}
+    if specs or "contract" in raw or (overrides or {}).get("contract") or any(e.responses for e in endpoints):
+        from . import contract  # imported lazily, as the specs are: most configs have neither
+        hook = contract.build_hook(raw.get("contract"), (overrides or {}).get("contract"), specs,
+                                   endpoints, problems, spec_notes)
+        if hook is not None:
+            sections["contract"] = hook
     if problems:
         raise ConfigError(problems, source_path or "the config")
     router = Router([e.route for e in endpoints if e.enabled])
     files = tuple(sorted(ctx.files | ({source_path} if source_path else set())))
+    if environment is not None:
+        sections["environment"] = environment
     return Config(tuple(endpoints), router, cors, journal, limits, seed, source_path,
-                  copy.deepcopy(raw), files, sections)
+                  copy.deepcopy(base), files, sections)
 
 
 @dataclass
@@ -286,17 +322,22 @@ def _endpoint(item: dict, order: int, where: str, ctx: _Context) -> Endpoint | N
     elif path.startswith(ADMIN_PREFIXES):
         problems.append(Problem(f"{where}.path", f"{path!r} is reserved for the admin API",
                                 "choose a path that does not start with " + ", ".join(ADMIN_PREFIXES)))
-    pattern = compile_path(path, f"{where}.path", problems)
-    methods = _methods(item.get("method", "GET"), f"{where}.method", problems)
+    resource = "resource" in item   # a collection: its path is a prefix, every method by default
+    pattern = compile_path(path.rstrip("/") + "/**" if resource else path, f"{where}.path", problems)
+    methods = _methods(item.get("method", "ANY" if resource else "GET"), f"{where}.method", problems)
     templating = ctx.templating and item.get("templating", True) is not False
     response = _part(item, where, ctx, templating, top=True)
     failure = _failure(item, where, ctx, templating)
     variants = _variants(item.get("variants"), f"{where}.variants", ctx, templating)
     sequence, sequence_end = _sequence(item.get("sequence"), f"{where}.sequence", ctx, templating)
+    responses = _spec_responses(item, where, ctx, templating)
     conditions = _match_block(item.get("match", {}), f"{where}.match", problems)
     ident = item.get("id")
     if ident is not None and (not isinstance(ident, str) or not ident):
         problems.append(Problem(f"{where}.id", f"expected a non-empty string, got {_kind(ident)}"))
+    elif isinstance(ident, str) and ("/" in ident or "?" in ident or "#" in ident):
+        problems.append(Problem(f"{where}.id", f"{ident!r} cannot be used in an admin URL",
+                                "use letters, digits, '-', '_' or '.'"))
     ident = ident if isinstance(ident, str) and ident else _slug(methods, path)
     priority = _integer(item.get("priority", 5), f"{where}.priority", problems)
     enabled = _boolean(item.get("enabled", True), f"{where}.enabled", problems)
@@ -310,9 +351,21 @@ def _endpoint(item: dict, order: int, where: str, ctx: _Context) -> Endpoint | N
     route = Route(None, ident, methods, pattern, priority=priority, order=order, **conditions)
     endpoint = Endpoint(ident, order, path, methods, response, route, name, tuple(tags), enabled,
                         priority, failure_rate, failure, variants, sequence, sequence_end,
-                        copy.deepcopy(item))
+                        copy.deepcopy(item), responses)
     object.__setattr__(route, "key", endpoint)  # the router hands back the endpoint on a hit
     return endpoint
+
+
+def generate_id(item: dict, taken) -> str:
+    """The id an endpoint without one gets: method and path words, made unique against ``taken``.
+
+    >>> generate_id({"path": "/users/{id}"}, {"get-users-id"})
+    'get-users-id-2'
+    """
+    problems: list = []
+    methods = _methods(item.get("method", "GET"), "", problems)
+    base = _slug(None if problems else methods, str(item.get("path", "")))
+    return base if base not in taken else _unique_id(base, set(taken))
 
 
 def _slug(methods, path: str) -> str:
@@ -384,7 +437,7 @@ def _variants(items, where: str, ctx: _Context, templating: bool) -> tuple:
             ctx.problems.append(Problem(at, f"expected an object, got {_kind(spec)}"))
             continue
         weight = spec.get("weight", 1)
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight <= 0:
+        if not _finite_number(weight) or weight <= 0:
             ctx.problems.append(Problem(f"{at}.weight", f"expected a positive number, got {weight!r}"))
         _check_keys(spec, PART_KEYS + ("weight",), at, ctx.problems)
         out.append((weight, _part(spec, at, ctx, templating, check_keys=False)))
@@ -412,6 +465,55 @@ def _sequence(spec, where: str, ctx: _Context, templating: bool) -> tuple[tuple,
             continue
         parts.append(_part(part, at, ctx, templating))
     return tuple(parts), end
+
+
+def _spec_responses(item: dict, where: str, ctx: _Context, templating: bool) -> tuple:
+    """An OpenAPI import's keys: ``operation_id``, ``openapi`` (the link to the spec) and
+    ``responses`` (every other declared status/example, chosen with a Prefer header)."""
+    problems = ctx.problems
+    if "operation_id" in item and not isinstance(item["operation_id"], str):
+        problems.append(Problem(f"{where}.operation_id", f"expected a string, got {_kind(item['operation_id'])}"))
+    if "openapi" in item and not isinstance(item["openapi"], dict):
+        problems.append(Problem(f"{where}.openapi", f"expected an object, got {_kind(item['openapi'])}"))
+    items = item.get("responses")
+    if items is None:
+        return ()
+    if not isinstance(items, list):
+        problems.append(Problem(f"{where}.responses", f"expected a list of responses, got {_kind(items)}"))
+        return ()
+    out = []
+    for index, spec in enumerate(items):
+        at = f"{where}.responses[{index}]"
+        if not isinstance(spec, dict):
+            problems.append(Problem(at, f"expected an object, got {_kind(spec)}"))
+            continue
+        _check_keys(spec, PART_KEYS + ("example", "generated", "declared"), at, problems)
+        example = spec.get("example", "")
+        if not isinstance(example, str):
+            problems.append(Problem(f"{at}.example", f"expected an example name, got {_kind(example)}"))
+        part = _part(spec, at, ctx, templating, check_keys=False)
+        out.append((part.status, example, part))
+    return tuple(out)
+
+
+def _openapi(raw: dict, ctx: _Context, endpoints: list, overrides: dict) -> tuple[list, list]:
+    """Load the specs ``openapi`` (and ``--spec``) name; their operations not already claimed by
+    an endpoint become endpoints. Problems in generated endpoints are notes, not errors."""
+    extra = overrides.get("openapi") or ()
+    if raw.get("openapi") is None and not extra:
+        return [], []
+    from . import openapi_mocks  # imported lazily: most configs have no spec
+    specs = openapi_mocks.config_specs(raw.get("openapi"), ctx.base_dir, ctx.problems, ctx.files, extra)
+    items = raw.get("endpoints", [])
+    generated = openapi_mocks.unclaimed(specs, items, {e.id for e in endpoints})
+    notes: list = []
+    spec_ctx = _Context(ctx.base_dir, notes, ctx.templating, ctx.files)
+    start = len(items) if isinstance(items, list) else 0
+    for index, item in enumerate(generated):
+        endpoint = _endpoint(item, start + index, f"openapi:{item['id']}", spec_ctx)
+        if endpoint is not None:
+            endpoints.append(endpoint)
+    return specs, notes
 
 
 # ---------------------------------------------------------------- one response
@@ -539,6 +641,14 @@ def _headers(value, where: str, problems, templating: bool) -> tuple:
         return ()
     out = []
     for name, text in value.items():
+        if not _METHOD_TOKEN.match(name):  # header names are tokens, like methods
+            problems.append(Problem(f"{where}[{name!r}]", "not a valid header name",
+                                    "letters, digits and !#$%&'*+-.^_`|~ only"))
+            continue
+        if name.lower() in _FRAMING_HEADERS:
+            problems.append(Problem(f"{where}.{name}", "the server sets this header itself",
+                                    "remove it; the body length is computed"))
+            continue
         if not isinstance(text, (str, int, float)) or isinstance(text, bool):
             problems.append(Problem(f"{where}.{name}", f"expected a string, got {_kind(text)}"))
             continue
@@ -559,11 +669,11 @@ def _headers(value, where: str, problems, templating: bool) -> tuple:
 def _latency(value, where: str, problems) -> Latency | None:
     if value is None:
         return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+    if _finite_number(value) and value >= 0:
         return Latency("fixed", float(value)) if value else None
     if isinstance(value, dict):
         keys = set(value)
-        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in value.values())
+        numbers = all(_finite_number(v) and v >= 0 for v in value.values())
         if keys == {"min", "max"} and numbers and value["min"] <= value["max"]:
             return Latency("uniform", float(value["min"]), float(value["max"]))
         if keys == {"median", "sigma"} and numbers:
@@ -614,7 +724,7 @@ def _limits(value, problems) -> ServerLimits:
     for name in names:
         if name in value:
             number = value[name]
-            if isinstance(number, bool) or not isinstance(number, (int, float)) or number <= 0:
+            if not _finite_number(number) or number <= 0:
                 problems.append(Problem(f"server.{name}", f"expected a positive number, got {number!r}"))
                 continue
             out[name] = number
@@ -653,8 +763,13 @@ def _boolean(value, where: str, problems) -> bool:
     return value
 
 
+def _finite_number(value) -> bool:
+    """An int or float that is not a bool, NaN or infinite."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _rate(value, where: str, problems) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+    if not _finite_number(value) or not 0 <= value <= 1:
         problems.append(Problem(where, f"expected a number from 0 to 1, got {value!r}",
                                 "0.1 means 10% of requests fail"))
         return 0.0
@@ -668,3 +783,16 @@ def _string_list(value, where: str, problems) -> list:
         problems.append(Problem(where, f"expected a list of strings, got {value!r}"))
         return []
     return list(value)
+
+
+# The mesh section's parser compiles mock services with build_config, so it is handed it here
+# (mesh_config must not import this module).
+SECTION_PARSERS["mesh"] = mesh_config.section_parser(build_config)
+
+# The proxy section also reads the endpoints' ``mode``, ``upstream`` and ``proxy`` keys (see
+# modes.py): one parser checks modes, upstreams and the upstream policy together.
+SECTION_PARSERS["proxy"] = modes.parse_section
+
+# Scenarios, the key-value store, resources, simulated auth, rate limits, bandwidth and
+# webhooks: the state, resources and auth sections and the endpoints' feature keys (features.py).
+SECTION_PARSERS["state"] = features.parse_section

@@ -102,7 +102,10 @@ class _Wire:
 
     def _read_rest(self, line: bytes, limits: ServerLimits, received_at: float) -> Request:
         method, target, version = self._parse_request_line(line)
-        items = self._read_fields(limits.max_header_bytes - len(line), limits.max_headers)
+        # A whole-head deadline: the per-read timeout alone lets a client trickle one header
+        # line just inside it forever (slowloris) and pin a thread.
+        deadline = time.monotonic() + limits.head_timeout_s
+        items = self._read_fields(limits.max_header_bytes - len(line), limits.max_headers, deadline)
         headers = Headers(items)
         self._set_persistence(version, headers.get("connection"))
         body = self._read_body(headers, limits, version)
@@ -130,11 +133,15 @@ class _Wire:
         self._head = method == "HEAD"
         return method, target.decode("latin-1"), version
 
-    def _read_fields(self, budget: int, max_count: int) -> list[tuple[str, str]]:
-        """Header (or trailer) lines up to the blank line, within a byte and a count budget."""
+    def _read_fields(self, budget: int, max_count: int, deadline: float | None = None) -> list[tuple[str, str]]:
+        """Header (or trailer) lines up to the blank line, within a byte and a count budget
+        and, for a request head, before ``deadline`` (a ``time.monotonic`` value)."""
         readline = self.rfile.readline
         items: list[tuple[str, str]] = []
         while True:
+            if deadline is not None and items and time.monotonic() > deadline:
+                raise _ProtocolError(408, "Request timeout", "the request headers took longer than "
+                                     f"{self._limits.head_timeout_s}s (server.head_timeout_s)")
             line = readline(budget + 1)
             if len(line) > budget:
                 raise _ProtocolError(431, "Request header fields too large", "the request "

@@ -215,7 +215,8 @@ class Matcher:
             return self._explain(value, field_name)
         if self._check(value):
             return []
-        return [Mismatch(field_name, self.description, _ABSENT if value is None else value)]
+        shown = value.value if isinstance(value, _Parsed) else value
+        return [Mismatch(field_name, self.description, _ABSENT if value is None else shown)]
 
 
 def compile_matcher(spec, where: str, problems: list | None = None) -> Matcher:
@@ -275,7 +276,16 @@ def _as_text(value):
 
 
 def _equals(arg, case_insensitive, where=None, problems=None) -> Matcher:
-    want = str(arg) if not isinstance(arg, str) else arg
+    if not isinstance(arg, str):
+        # A number, boolean or null compares as JSON: 3 matches "3" in a query and 3 in a body,
+        # true matches a JSON true (never the number 1), null matches a JSON null.
+        def same(value):
+            if value is None:
+                return False
+            found = value.value if isinstance(value, _Parsed) else _parse_json(value)
+            return found is not _ABSENT and _same_json(arg, found)
+        return Matcher(json.dumps(arg), same)
+    want = arg
     if case_insensitive:
         folded = want.casefold()
         return Matcher(want, lambda v: v is not None and _as_text(v).casefold() == folded)
@@ -332,7 +342,7 @@ def _parse_json(value):
     if isinstance(value, (bytes, str)):
         try:
             return json.loads(value)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             return _ABSENT
     return _ABSENT if value is None else value
 
@@ -399,15 +409,19 @@ def _json_path(arg, where, problems, _ci) -> Matcher:
             elif isinstance(step, str) and isinstance(current, dict) and step in current:
                 current = current[step]
             else:
-                return None
-        return None if current is _ABSENT else current
+                return _ABSENT
+        return current
 
     def explain(value, field_name):
         found = lookup(value)
         label = field_name + arg["path"][1:]
         if nested is None:
-            return [] if found is not None else [Mismatch(label, "present", _ABSENT)]
-        return nested.explain(_Parsed(found) if isinstance(found, (dict, list)) else found, label)
+            return [] if found is not _ABSENT else [Mismatch(label, "present", _ABSENT)]
+        # Missing stays None (only 'absent' accepts it); a found value (null included) travels
+        # parsed, so `equals: 3` matches 3 but not "3", and text operators see its text.
+        if found is _ABSENT:
+            return nested.explain(None, label)
+        return nested.explain(_Parsed(found), label)
 
     return Matcher(f"{arg['path']} {nested.description if nested else 'present'}",
                    lambda v: not explain(v, "$"), explain)
@@ -556,6 +570,7 @@ class Router:
         self.routes = sorted(routes, key=Route.sort_key)
         self._root = _Node()
         self._regex_routes: list[Route] = []
+        self._by_first_segment = None  # built on the first miss (see _near_miss_pool)
         for route in self.routes:
             self._insert(route)
 
@@ -606,7 +621,9 @@ class Router:
         if node.wildcard is not None:
             self._collect(node.wildcard, parts, depth + 1, found)
 
-    def find(self, request) -> RouteHit | RouteMiss:
+    def find(self, request, accept=None) -> RouteHit | RouteMiss:
+        """The best route for ``request``; ``accept(route)`` may veto a route whose conditions
+        hold (scenario states do), and the next candidate is tried."""
         candidates = self.path_candidates(request.path)
         method = request.method
         allowed: set[str] = set()
@@ -614,24 +631,54 @@ class Router:
             if route.methods is not None and method not in route.methods:
                 allowed.update(route.methods)
                 continue
-            if route.conditions_hold(request):
+            if route.conditions_hold(request) and (accept is None or accept(route)):
                 return RouteHit(route, params)
             allowed.add(method)
         if allowed and method not in allowed:
             if method == "HEAD" and "GET" in allowed:
-                return self.find(_AsGet(request))
+                return self.find(_AsGet(request), accept)
+            if "GET" in allowed:
+                allowed.add("HEAD")  # HEAD is answered by GET routes
             return RouteMiss(sorted(allowed), self.near_misses(request))
         return RouteMiss([], self.near_misses(request))
 
     def near_misses(self, request, limit: int = 3) -> list[NearMiss]:
-        """The routes closest to ``request``, each with what differed, closest first."""
+        """The routes closest to ``request``, each with what differed, closest first.
+
+        With many routes only a bounded pool is scored (routes sharing the request's first
+        path segment, then routes that start with a pattern, then the first ones in order),
+        so a flood of misses cannot cost a scan of 10,000 routes each.
+        """
         scored = []
-        for route in self.routes:
+        for route in self._near_miss_pool(request.path):
             mismatches = route.difference(request)
             if mismatches:
                 scored.append(NearMiss(route, mismatches, _distance(route, request, mismatches)))
         scored.sort(key=lambda miss: (miss.distance, miss.route.order))
         return scored[:limit]
+
+
+    def _near_miss_pool(self, path: str) -> list:
+        if len(self.routes) <= _NEAR_MISS_POOL:
+            return self.routes
+        if self._by_first_segment is None:
+            index: dict = {}
+            for route in self.routes:
+                first = route.path.segments[0] if route.path.segments else None
+                key = first.text if first is not None and first.kind == LITERAL else None
+                index.setdefault(key, []).append(route)
+            self._by_first_segment = index
+        parts = split_path(path)
+        pool = list(self._by_first_segment.get(parts[0] if parts else None, ()))[:_NEAR_MISS_POOL]
+        for extra in (self._by_first_segment.get(None, ()), self.routes):
+            if len(pool) >= _NEAR_MISS_POOL:
+                break
+            seen = set(map(id, pool))
+            pool += [r for r in extra if id(r) not in seen][:_NEAR_MISS_POOL - len(pool)]
+        return pool
+
+
+_NEAR_MISS_POOL = 200  # routes scored per miss at most
 
 
 def _distance(route: Route, request, mismatches: list[Mismatch]) -> float:

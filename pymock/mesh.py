@@ -127,6 +127,15 @@ class Mesh:
         settings = self.prefixes and self.settings
         return openapi_paths(settings.prefix) if settings else {}
 
+    def is_control(self, request: Request) -> bool:
+        """True for the control routes (registry, dependencies, breakers, traces, chaos and
+        ``/mock/{service}/configure``), which the admin and viewer tokens guard like
+        ``/__admin``; simulated service traffic under ``/mock/{service}/...`` stays open."""
+        parts = request.path[len(self._prefix):].split("/")
+        if len(parts) < 2 or parts[0] or parts[1] not in MESH_ROOTS:
+            return False
+        return parts[1] != "mock" or (len(parts) == 4 and parts[3] == "configure")
+
     def handle(self, app, config, request: Request) -> Response | None:
         """Answer a mesh route; None passes anything else on to the mocks."""
         if config is not None and config is not self._seen:

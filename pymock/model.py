@@ -119,7 +119,7 @@ class Request:
         if self._json is _NO_JSON:
             try:
                 self._json = json.loads(self.body) if self.body.strip() else None
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError, RecursionError):  # absurdly deep nesting too
                 self._json = None
         return self._json
 
@@ -188,6 +188,8 @@ class ServerLimits:
     max_header_bytes: int = 64 * 1024        # request line + headers; larger gets 431
     max_headers: int = 100                   # more header lines gets 431
     idle_timeout_s: float = 30.0             # a connection silent this long is closed
+    head_timeout_s: float = 10.0             # the request line and headers must arrive within this
+    max_connections: int = 1000              # more open connections are refused with 503
     max_delay_s: float = 300.0               # cap on any injected latency
 
 

@@ -1,7 +1,7 @@
 """Hot reload: a thread that polls the config file (and the body files it names) for changes.
 
-Layer 2: starts a thread and reads file metadata. Polling (not inotify) because it is portable
-and cheap: one ``os.stat`` per file per interval. A change calls ``app.reload``, which keeps
+Layer 2: starts a thread and reads files. Polling (not inotify) because it is portable and
+cheap: one ``os.stat`` per file per interval, plus a CRC-32 of files up to 1 MiB. A change calls ``app.reload``, which keeps
 the previous config serving when the new one is invalid.
 """
 
@@ -9,8 +9,20 @@ from __future__ import annotations
 
 import os
 import threading
+import zlib
 
 __all__ = ["ConfigWatcher"]
+
+_CHECKSUM_LIMIT = 1024 * 1024  # bytes; larger files are compared by mtime and size only
+
+
+def _checksum(path: str, size: int) -> int | None:
+    """CRC-32 of a small file. Two writes of the same size within one filesystem timestamp
+    tick leave mtime and size unchanged, so small files (configs) are compared by content."""
+    if size > _CHECKSUM_LIMIT:
+        return None
+    with open(path, "rb") as handle:
+        return zlib.crc32(handle.read())
 
 
 class ConfigWatcher:
@@ -35,19 +47,25 @@ class ConfigWatcher:
         for path in self._files():
             try:
                 stat = os.stat(path)
-                out[path] = (stat.st_mtime_ns, stat.st_size)
+                out[path] = (stat.st_mtime_ns, stat.st_size, _checksum(path, stat.st_size))
             except OSError:
                 out[path] = None
         return out
 
     def check_now(self) -> bool:
-        """Reload if any watched file changed since the last look; True when it reloaded."""
+        """Reload if a watched file changed since the last look; True when it reloaded.
+
+        Only a change to a file that was already watched counts: an admin edit that adds or
+        drops a ``body_file`` changes the set of files, not the files, and must not reload
+        (which would discard the edit). The fingerprint is taken before reloading, so a file
+        written again while the reload runs is seen on the next look.
+        """
         current = self._fingerprint()
-        if current == self._seen:
-            return False
+        changed = any(path in self._seen and self._seen[path] != stamp for path, stamp in current.items())
         self._seen = current
+        if not changed:
+            return False
         result = self.app.reload("file changed")
-        self._seen = self._fingerprint()  # a reload may add or drop body files
         self.reloads += 1
         return result["ok"]
 

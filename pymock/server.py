@@ -37,7 +37,7 @@ from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import TCPServer
 
-from .errors import ConfigError, Problem
+from .errors import ConfigError, Problem, problem_body
 from .http_wire import _DEFAULT_LIMITS, _FAULT_ACTIONS, _check_plan, _ProtocolError, _Wire
 from .http_wire import _fault_connection_reset  # noqa: F401  (re-exported: LEARNING.md names it)
 from .model import Request, Response, problem_response
@@ -66,7 +66,8 @@ class MockHTTPServer(ThreadingHTTPServer):
                  log=None):
         self.app = app
         self.log = log
-        self.errors: list[BaseException] = []
+        self.errors: list[BaseException] = []  # the first MAX_ERRORS, for tests (check())
+        self.error_count = 0
         self.ssl_context = ssl_context
         self.scheme = "https" if ssl_context is not None else "http"
         self.closing = threading.Event()
@@ -103,8 +104,15 @@ class MockHTTPServer(ThreadingHTTPServer):
     def process_request(self, request, client_address):
         # Tracked here, on the serving thread, so server_close cannot miss a connection that
         # was accepted but whose handler thread has not started yet.
+        limit = getattr(self.app, "limits", None)
+        limit = limit.max_connections if limit is not None else 0
         with self._conn_lock:
-            self._connections.add(request)
+            full = limit and len(self._connections) >= limit
+            if not full:
+                self._connections.add(request)
+        if full:  # one thread per connection: refuse rather than let a flood exhaust threads
+            _refuse_busy(request)
+            return
         super().process_request(request, client_address)
 
     def shutdown_request(self, request):
@@ -132,12 +140,34 @@ class MockHTTPServer(ThreadingHTTPServer):
         with self._conn_lock:
             self._drained.wait_for(lambda: not self._connections, timeout=self.close_timeout)
 
+    MAX_ERRORS = 100  # kept so tests can re-raise them; a long-running server must not grow
+
+    def record_error(self, exc: BaseException) -> None:
+        self.error_count += 1
+        if len(self.errors) < self.MAX_ERRORS:
+            self.errors.append(exc)
+
     def handle_error(self, request, client_address):
         """Record an exception that escaped a handler (a bug), instead of printing it."""
         exc = sys.exc_info()[1]
-        self.errors.append(exc)
+        self.record_error(exc)
         if self.log is not None:
             self.log(f"error serving {client_address[0]}:\n{traceback.format_exc().rstrip()}")
+
+
+def _refuse_busy(conn) -> None:
+    """Answer 503 on a connection over ``server.max_connections`` and close it, on the
+    accepting thread (so it must not wait on the client)."""
+    body = problem_body(503, "Too many connections", "the server is at server.max_connections; retry shortly")
+    head = (f"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\n"
+            f"Content-Length: {len(body)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n").encode()
+    try:
+        conn.settimeout(0.5)
+        conn.sendall(head + body)
+    except OSError:
+        pass
+    finally:
+        conn.close()
 
 
 def _shutdown_read(conn) -> None:
@@ -299,7 +329,7 @@ class Handler(_Wire, BaseHTTPRequestHandler):
 
     def _app_failed(self, exc: Exception, request: Request) -> Response:
         server = self.server
-        server.errors.append(exc)
+        server.record_error(exc)
         name = type(exc).__name__
         if server.log is not None:
             server.log(f"app failed on {request.method} {request.target}:\n"
@@ -309,7 +339,7 @@ class Handler(_Wire, BaseHTTPRequestHandler):
             try:
                 on_error(exc, request)
             except Exception as hook_exc:  # a broken hook is recorded, not raised
-                server.errors.append(hook_exc)
+                server.record_error(hook_exc)
         return problem_response(500, "Internal server error",
                                 f"the app raised {name}: {exc}", exception=name)
 

@@ -75,6 +75,8 @@ class Journal:
         with self._lock:
             entries = list(self._entries)
         out = []
+        if limit is not None and limit <= 0:
+            return out
         for entry in reversed(entries):
             if predicate is None or predicate(entry):
                 out.append(dict(entry))
@@ -124,6 +126,12 @@ class SequenceState:
                 self._positions.clear()
             else:
                 self._positions.pop(key, None)
+
+    def retain(self, keys) -> None:
+        """Forget every position except those of ``keys``."""
+        keep = set(keys)
+        with self._lock:
+            self._positions = {k: v for k, v in self._positions.items() if k in keep}
 
     def snapshot(self) -> dict[str, int]:
         with self._lock:

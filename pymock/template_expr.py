@@ -24,7 +24,7 @@ from .template_filters import (
 )
 from .template_nodes import (
     _ARITH, _COMPARE, _arith_chain, _chain, _compare_chain, _concat, _const, _filtered,
-    _helper_call, _is_const, _name_ev, _unary,
+    _helper_call, _is_const, _method_call, _name_ev, _unary,
 )
 from .template_runtime import _MISSING, MAX_NESTING, Undefined, _Fail, _private_message, _Where
 
@@ -231,9 +231,19 @@ class _ExprParser:
         steps = []
         while self.peek()[0] == "op" and self.peek()[1] in (".", "["):
             steps.append(self.trailer(start))
+        if steps and steps[-1][1] is None and isinstance(steps[-1][0], str) and self.at("op", "("):
+            return self.filters(self.method_call(ev, name, steps))
         if steps:
             ev = _chain(ev, name, tuple(steps))
         return self.filters(ev)
+
+    def method_call(self, ev, name, steps):
+        """``state.inc('k')``: a call on an object that offers methods to templates."""
+        *lookups, (method, _, label, where) = steps
+        base = _chain(ev, name, tuple(lookups)) if lookups else ev
+        args, kwargs = self.call_args()
+        return _method_call(base, method, label, tuple(a for a, _ in args),
+                            tuple((k, a) for k, a, _ in kwargs), where)
 
     def trailer(self, start: int):
         opener = self.take()

@@ -22,11 +22,11 @@ from __future__ import annotations
 from .errors import TemplateError
 from .template_runtime import (
     _LOOP_LIMIT, _MISSING, _OUTPUT_LIMIT, MAX_LOOP_ITERATIONS, MAX_OUTPUT_CHARS, Undefined, _bounded,
-    _Fail, _lookup, _LoopInfo, _private_message, _to_str, _type_name, _Where,
+    _Fail, _lookup, _LoopInfo, _plain, _private_message, _to_str, _type_name, _Where,
 )
 
 __all__ = [
-    "_const", "_is_const", "_name_ev", "_chain", "_filtered", "_helper_call", "_ARITH",
+    "_const", "_is_const", "_name_ev", "_chain", "_filtered", "_helper_call", "_method_call", "_ARITH",
     "_arith_chain", "_COMPARE", "_compare_chain", "_concat", "_unary", "_sequence_of",
     "_if_block", "_for_block", "_set",
 ]
@@ -125,6 +125,24 @@ def _helper_call(name, fn, arg_evs, kw_evs, where):
             return _bounded(fn(rs.env, *args, **kwargs))
         except (_Fail, *_CAUGHT) as exc:
             raise _call_failed("function", name, None, exc, where) from None
+    return call
+
+
+def _method_call(base, method: str, label: str, arg_evs, kw_evs, where):
+    """``obj.method(...)``: allowed only when ``obj``'s class lists ``method`` in its
+    ``template_methods`` (e.g. the ``state`` view); arguments arrive as plain JSON data."""
+    def call(scope, rs):
+        obj = base(scope, rs)
+        if method not in getattr(type(obj), "template_methods", ()):
+            what = f"{obj.name} is undefined" if isinstance(obj, Undefined) and obj.name else \
+                f"it is {_type_name(obj)}"
+            raise where.error(f"{label}() cannot be called: {what}")
+        args = [_plain(arg(scope, rs)) for arg in arg_evs]
+        kwargs = {key: _plain(arg(scope, rs)) for key, arg in kw_evs}
+        try:
+            return _bounded(getattr(obj, method)(*args, **kwargs))
+        except (_Fail, *_CAUGHT) as exc:
+            raise _call_failed("function", label, None, exc, where) from None
     return call
 
 

@@ -16,8 +16,11 @@ from __future__ import annotations
 import time
 
 from .app import MockApp
-from .config import build_config
+from .config import build_config, generate_id
+from .proxy import Forwarder
+from .recording import Recorder
 from .server import format_listen_url, make_server, serve_in_thread, stop_server
+from .webhooks import WebhookDispatcher
 
 __all__ = ["MockServer", "wait_until"]
 
@@ -27,18 +30,27 @@ class MockServer:
 
     ``config`` is a dict, a path to a config file, or a ``MockApp``. Use it as a context
     manager, or call ``start()``/``stop()``. ``check()`` re-raises the first exception a
-    request handler hit, so a server-side bug fails the test that caused it.
+    request handler hit, so a server-side bug fails the test that caused it. ``state`` is a
+    SQLite path for scenarios, the store and resources (default: in memory).
     """
 
     def __init__(self, config=None, *, host: str = "127.0.0.1", port: int = 0,
-                 admin_token: str | None = None, seed: int | None = None, ssl_context=None, log=None):
+                 admin_token: str | None = None, seed: int | None = None, ssl_context=None, log=None,
+                 state=None, mesh_edge: bool = False):
         if isinstance(config, MockApp):
             self.app = config
         else:
             self.app = MockApp(config if config is not None else {"endpoints": []},
-                               admin_token=admin_token, seed=seed, log=log)
+                               admin_token=admin_token, seed=seed, log=log,
+                               forward=Forwarder(), recorder=Recorder(), state=state)
+        # Webhooks go out from a worker thread this server owns (started on first use).
+        self._webhooks = None
+        if self.app.stateful.webhooks is None:
+            self._webhooks = self.app.stateful.webhooks = WebhookDispatcher(log=log)
         self.host, self.port = host, port
         self._ssl_context = ssl_context
+        self._attach_mesh_edge = mesh_edge  # real HTTP calls and health checks for mesh services
+        self._mesh_edge = None
         self._log = log
         self.server = None
         self._thread = None
@@ -50,12 +62,20 @@ class MockServer:
         self.port = self.server.server_address[1]
         self.errors = self.server.errors
         self._thread = serve_in_thread(self.server)
+        if self._attach_mesh_edge:
+            from .mesh_edge import attach
+            self._mesh_edge = attach(self.app)
         return self
 
     def stop(self) -> None:
+        if self._mesh_edge is not None:
+            self._mesh_edge.close()
+            self._mesh_edge = None
         if self.server is not None:
             stop_server(self.server, self._thread)
             self.server = None
+        if self._webhooks is not None:
+            self._webhooks.stop()
 
     def __enter__(self) -> "MockServer":
         return self.start()
@@ -84,8 +104,13 @@ class MockServer:
 
     def add(self, endpoint: dict) -> str:
         """Add one endpoint; returns its id."""
-        fresh = self.app.edit(lambda raw: raw.setdefault("endpoints", []).append(endpoint))
-        return fresh.endpoints[-1].id
+        endpoint = dict(endpoint)
+
+        def append(raw):
+            endpoint.setdefault("id", generate_id(endpoint, {e.id for e in self.app.config.endpoints}))
+            raw.setdefault("endpoints", []).append(endpoint)
+        self.app.edit(append)
+        return endpoint["id"]
 
     def reset(self) -> None:
         self.app.reset_state()

@@ -66,7 +66,7 @@ def test_wrong_method_gets_405_with_allow():
     app = MockApp({"endpoints": [{"path": "/items"}, {"path": "/items", "method": "POST"}]})
     response = call(app, "DELETE", "/items")
     assert response.status == 405
-    assert response.header("Allow") == "GET, POST"
+    assert response.header("Allow") == "GET, HEAD, POST"
 
 
 def test_failure_injection_is_reproducible_with_a_seed():
@@ -201,11 +201,14 @@ def test_admin_rejects_bad_mocks_and_keeps_serving(app):
         {"path": "staus", "message": "unknown key", "hint": "did you mean 'status'?"},
         {"path": "path", "message": "must start with '/' (or '^' for a regex)", "hint": "did you mean '/nope'?"}]
     assert call(app, "GET", "/a").status == 200
-    for body, detail in [(b"", "send a JSON object"), (b"[1]", "expected a JSON object")]:
-        bad = call(app, "POST", "/__admin/mocks", body)
+    json_type = [("Content-Type", "application/json")]
+    for body, detail in [(b"", "send a JSON object"), (b"[1]", "expected a JSON object"),
+                         (b"[" * 100000, "the request body is nested too deeply")]:
+        bad = call(app, "POST", "/__admin/mocks", body, headers=json_type)
         assert bad.status == 400 and as_json(bad)["detail"] == detail
-    broken = call(app, "POST", "/__admin/mocks", b'{"path": ')
-    assert broken.status == 400 and "line 1, column 10" in as_json(broken)["detail"]
+    broken = call(app, "POST", "/__admin/mocks", b'{"path": ', headers=json_type)
+    assert broken.status == 400
+    assert as_json(broken)["detail"] == "the request body is not valid JSON at line 1, column 10: Expecting value"
 
 
 def test_admin_save_and_reset_need_a_file(app):
@@ -283,7 +286,7 @@ def test_unknown_admin_route_and_wrong_method():
     app = MockApp({"endpoints": []})
     assert call(app, "GET", "/__admin/nope").status == 404
     wrong = call(app, "DELETE", "/__admin/health")
-    assert wrong.status == 405 and wrong.header("Allow") == "GET"
+    assert wrong.status == 405 and wrong.header("Allow") == "GET, HEAD"
     assert call(app, "HEAD", "/__admin/health").body == b""
 
 
@@ -396,3 +399,8 @@ def test_viewer_token_reads_but_cannot_change():
     assert denied.status == 403 and as_json(denied)["title"] == "Read-only token"
     assert call(app, "DELETE", "/__admin/mocks/a", headers=[("Authorization", "Bearer adm")]).status == 204
     assert call(app, "GET", "/__admin/mocks").status == 401
+
+
+def test_admin_openapi_includes_mounted_mesh_routes():
+    document = as_json(call(MockApp({"endpoints": []}), "GET", "/__admin/openapi.json"))
+    assert "/registry/register" in document["paths"] and "/chaos/events" in document["paths"]

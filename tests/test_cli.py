@@ -178,11 +178,26 @@ def test_vendored_copy_runs_without_site_packages(tmp_path):
 def test_json_log_format(tmp_path):
     server = Running("--log-format", "json")
     try:
-        server.get("/api/endpoint")
-        wait_until(lambda: len(server.stderr_lines) >= 1)
+        server.get("/api/endpoint", headers={"X-Request-Id": "trace-1"})
+        wait_until(lambda: any('"type": "access"' in line for line in server.stderr_lines),
+                   message="the access line")
     finally:
         server.stop()
-    assert all(json.loads(line)["message"] for line in server.stderr_lines if line.strip())
+    lines = [json.loads(line) for line in server.stderr_lines if line.strip()]
+    assert all(line["message"] and line["time"] for line in lines)
+    access = [line for line in lines if line.get("type") == "access"]
+    assert [(a["method"], a["path"], a["status"], a["request_id"]) for a in access] == [
+        ("GET", "/api/endpoint", 200, "trace-1")]
+
+
+@pytest.mark.parametrize("args, env, message", [
+    (["--port", "70000"], {}, "port 70000 is out of range 0-65535"),
+    ([], {"PYMOCK_PORT": "abc"}, "not a port number: 'abc' (from --port or PYMOCK_PORT)"),
+])
+def test_bad_ports_are_usage_errors(args, env, message):
+    result = subprocess.run([sys.executable, str(ROOT / "mock_server.py"), *args], cwd=ROOT, capture_output=True,
+                            text=True, timeout=30, env={**os.environ, **env})
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl binary to make a test certificate")

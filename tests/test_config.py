@@ -233,7 +233,7 @@ def test_server_wide_sections():
         "cors.origins: '*' cannot be combined with allow_credentials (list the origins that may send credentials)",
         "journal.sise: unknown key (did you mean 'size'?)",
         "journal.size: must be at least 1, got 0",
-        "server.port: unknown key (allowed here: max_body_bytes, max_header_bytes, max_headers, idle_timeout_s, max_delay_s)",
+        "server.port: unknown key (allowed here: max_body_bytes, max_header_bytes, max_headers, idle_timeout_s, head_timeout_s, max_connections, max_delay_s)",
         "server.max_body_bytes: expected a positive number, got -1",
     ]
     assert problems_of({"cors": "yes", "journal": [], "server": 1}) == [
@@ -258,3 +258,24 @@ def test_disabled_endpoints_are_not_routed():
     config = build_config({"endpoints": [{"path": "/a", "enabled": False}]})
     assert config.endpoints[0].enabled is False
     assert config.router.routes == []
+
+
+def test_non_finite_numbers_bad_header_names_and_framing_headers_are_refused():
+    assert problems_of({"server": {"idle_timeout_s": float("nan")},
+                        "endpoints": [{"path": "/a", "latency_ms": float("inf"),
+                                       "variants": [{"weight": float("nan")}],
+                                       "headers": {"X-A: b\r\nSet-Cookie: x": "1", "Content-Length": "9"}},
+                                      {"id": "a/b", "path": "/b"}]}) == [
+        "endpoints[0].headers['X-A: b\\r\\nSet-Cookie: x']: not a valid header name (letters, digits and !#$%&'*+-.^_`|~ only)",
+        "endpoints[0].headers.Content-Length: the server sets this header itself (remove it; the body length is computed)",
+        "endpoints[0].latency_ms: invalid latency inf (use milliseconds (100), {\"min\": 50, \"max\": 200} or {\"median\": 80, \"sigma\": 0.4})",
+        "endpoints[0].variants[0].weight: expected a positive number, got nan",
+        "endpoints[1].id: 'a/b' cannot be used in an admin URL (use letters, digits, '-', '_' or '.')",
+        "server.idle_timeout_s: expected a positive number, got nan",
+    ]
+    with pytest.raises(ConfigError, match="NaN is not a JSON number"):
+        parse_config_text('{"seed": NaN}', "c.json")
+    with pytest.raises(ConfigError, match="JSON allows no trailing comma"):
+        parse_config_text('{"endpoints": [1,]}', "c.json")
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        parse_config_text("[" * 100000, "c.json")

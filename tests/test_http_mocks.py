@@ -56,7 +56,7 @@ def test_problem_json_on_miss_and_405_over_http():
         assert status == 404 and headers["Content-Type"] == "application/problem+json"
         assert json.loads(body)["near_misses"][0]["id"] == "get-items"
         status, headers, _ = get(mock.url("/items"), method="DELETE")
-        assert status == 405 and headers["Allow"] == "GET"
+        assert status == 405 and headers["Allow"] == "GET, HEAD"
 
 
 def test_head_has_length_but_no_body():
@@ -149,3 +149,9 @@ def test_server_side_exception_is_reported_by_check():
         mock.stop()
     with pytest.raises(ZeroDivisionError):
         mock.check()
+
+
+def test_mock_server_can_attach_the_mesh_edge():
+    with MockServer({"endpoints": []}, mesh_edge=True) as mock:
+        assert mock.app.mesh.http_call is not None
+    assert mock.app.mesh.http_call is None

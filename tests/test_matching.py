@@ -109,6 +109,19 @@ def test_split_path_drops_empty_segments():
     ({"json_path": {"path": "$['odd key']", "equals": "1"}}, b'{"odd key": 1}', True),
     ({"json_path": {"path": "$.n", "equals": "1"}}, b'[1]', False),
     ({"json_path": {"path": "$.a", "json_partial": {"b": 1}}}, b'{"a": {"b": 1, "c": 2}}', True),
+    ({"json_path": {"path": "$.ok", "equals": True}}, b'{"ok": true}', True),
+    ({"json_path": {"path": "$.ok", "equals": True}}, b'{"ok": 1}', False),
+    ({"json_path": {"path": "$.n", "equals": 3}}, b'{"n": 3}', True),
+    ({"json_path": {"path": "$.n", "equals": 3}}, b'{"n": "3"}', False),
+    ({"json_path": {"path": "$.n", "equals": "3"}}, b'{"n": "3"}', True),
+    ({"json_path": {"path": "$.v", "equals": None}}, b'{"v": null}', True),
+    ({"json_path": "$.v"}, b'{"v": null}', True),
+    ({"json_path": {"path": "$.v", "absent": True}}, b'{"v": null}', False),
+    ({"json_path": {"path": "$.w", "absent": True}}, b'{"v": null}', True),
+    ({"json_path": {"path": "$.s", "regex": "^a"}}, b'{"s": "abc"}', True),
+    ({"equals": 3}, "3", True),
+    ({"equals": True}, "true", True),
+    ({"json": {"a": 1}}, b"[" * 100000, False),
     ({"not": {"contains": "x"}}, "abc", True),
     ({"any_of": ["a", "b"]}, "b", True),
     ({"all_of": [{"contains": "a"}, {"contains": "b"}]}, "ab", True),
@@ -204,7 +217,7 @@ def test_wrong_method_is_a_405_with_every_allowed_method():
     router = Router([route("get", "/items"), route("post", "/items", methods=("POST", "PUT"))])
     miss = find(router, "DELETE", "/items")
     assert isinstance(miss, RouteMiss)
-    assert miss.allowed_methods == ["GET", "POST", "PUT"]
+    assert miss.allowed_methods == ["GET", "HEAD", "POST", "PUT"]
 
 
 def test_head_is_answered_by_a_get_route():
@@ -237,6 +250,16 @@ def test_near_miss_for_a_header_condition():
     router = Router([route("auth", "/secure", headers=(("authorization", compile_matcher({"regex": "^Bearer "}, "h")),))])
     miss = find(router, "GET", "/secure")
     assert miss.near_misses[0].as_dict()["mismatches"][0]["field"] == "header.authorization"
+
+
+def test_near_misses_score_a_bounded_pool_with_many_routes():
+    routes = [route(f"r{i}", f"/items{i % 50}/{i}", order=i) for i in range(5000)]
+    router = Router(routes)
+    pool = router._near_miss_pool("/items7/x")
+    assert len(pool) == 200
+    assert all(r.path.source.startswith("/items7/") for r in pool[:100])
+    miss = find(router, "GET", "/items7/x")
+    assert miss.near_misses[0].route.path.source.startswith("/items7/")
 
 
 def test_router_scales_by_index_not_scan():

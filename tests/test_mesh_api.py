@@ -120,7 +120,7 @@ def test_unknown_mesh_route_and_wrong_method():
     assert missing.status == 404
     assert missing.headers.get("content-type") == "application/problem+json"
     wrong = call(app, "PATCH", "/registry")
-    assert wrong.status == 405 and wrong.headers.get("allow") == "GET"
+    assert wrong.status == 405 and wrong.headers.get("allow") == "GET, HEAD"
 
 
 def test_bad_json_bodies_are_400_problems():

@@ -137,7 +137,7 @@ def test_listing_and_admin_misses(stack):
     assert status == 200 and listing["files"] == ["default", "foo-bar", "healthz", "initial"]
     assert listing["active"]["name"] == "initial" and listing["ok"] is True
     status, headers, _ = fetch(stack.admin, "DELETE", "/app/v1/provision/x")
-    assert status == 405 and headers["allow"] == "GET, POST"
+    assert status == 405 and headers["allow"] == "GET, HEAD, POST"
     assert fetch(stack.admin, "GET", "/elsewhere")[0] == 404
     assert fetch(stack.admin, "HEAD", "/healthz")[0] == 200
 

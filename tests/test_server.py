@@ -1020,3 +1020,65 @@ def test_build_ssl_context_rejects_a_bad_pair(tmp_path):
         build_ssl_context(cert, key)
     assert "cannot load the certificate and key" in str(info.value)
     assert info.value.problems[0].path == f"{cert} + {key}"
+
+
+def test_a_trickled_request_head_times_out_as_a_whole():
+    class Slow:
+        limits = ServerLimits(idle_timeout_s=1.0, head_timeout_s=0.3)
+
+        def handle(self, request):
+            return Response(200, [], b"ok")
+    server = make_server(Slow())
+    thread = serve_in_thread(server)
+    try:
+        sock = socket.create_connection(server.server_address[:2], timeout=5)
+        sock.sendall(b"GET / HTTP/1.1\r\n")
+        answer = b""
+        deadline = time.monotonic() + 5
+        while b"408" not in answer and time.monotonic() < deadline:
+            try:
+                sock.sendall(b"X-Drip: 1\r\n")  # each line well inside the per-read timeout
+            except OSError:
+                break
+            sock.settimeout(0.05)
+            try:
+                answer += sock.recv(4096)
+            except (TimeoutError, socket.timeout):
+                pass
+        assert b"408" in answer and b"server.head_timeout_s" in answer
+        sock.close()
+    finally:
+        stop_server(server, thread)
+
+
+def test_connections_over_the_limit_get_503():
+    class Tiny:
+        limits = ServerLimits(max_connections=1)
+
+        def handle(self, request):
+            return Response(200, [], b"ok")
+    server = make_server(Tiny())
+    thread = serve_in_thread(server)
+    try:
+        first = socket.create_connection(server.server_address[:2], timeout=5)
+        first.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert first.recv(4096).startswith(b"HTTP/1.1 200")  # the first stays open (keep-alive)
+        second = socket.create_connection(server.server_address[:2], timeout=5)
+        reply = b""
+        while chunk := second.recv(4096):
+            reply += chunk
+        assert reply.startswith(b"HTTP/1.1 503") and b"server.max_connections" in reply
+        second.close()
+        first.close()
+    finally:
+        stop_server(server, thread)
+
+
+def test_recorded_errors_are_capped():
+    server = make_server(type("App", (), {"handle": lambda self, r: 1 / 0})())
+    try:
+        for _ in range(server.MAX_ERRORS + 5):
+            server.record_error(ZeroDivisionError())
+        assert len(server.errors) == server.MAX_ERRORS and server.error_count == server.MAX_ERRORS + 5
+    finally:
+        server.server_close()
