@@ -16,6 +16,7 @@ from urllib.parse import parse_qs
 from . import __version__, environments, state_admin, workflow_api
 from .config import ENDPOINT_KEYS, generate_id
 from .errors import PROBLEM_CONTENT_TYPE, ConfigError, ConflictError, NotFoundError, Problem, SpecError
+from .merge_patch import merge_patch
 from .files import atomic_write
 from .inspector import inspect_entry
 from .matching import Route, RouteMiss, Router, compile_path
@@ -214,20 +215,9 @@ def patch_mock(app, config, request, params):
     if isinstance(payload, Response):
         return payload
     return _edit_one(app, config, params["id"],
-                     lambda old: {**_merge_patch(old, payload), "id": params["id"]})
+                     lambda old: {**merge_patch(old, payload), "id": params["id"]})
 
 
-def _merge_patch(target, patch):
-    """RFC 7386 JSON merge patch: null deletes, objects merge, anything else replaces."""
-    if not isinstance(patch, dict):
-        return patch
-    out = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            out.pop(key, None)
-        else:
-            out[key] = _merge_patch(out.get(key), value)
-    return out
 
 
 def delete_mock(app, config, request, params):

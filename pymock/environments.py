@@ -34,6 +34,7 @@ import threading
 from collections import deque
 
 from .errors import ConfigError, NotFoundError, Problem
+from .merge_patch import merge_patch
 from .model import Response, problem_response
 
 __all__ = ["select", "MockHistory", "history", "restore", "bulk", "ADMIN_HANDLERS"]
@@ -93,27 +94,17 @@ def _apply(raw: dict, block: dict) -> dict:
     out = copy.deepcopy(raw)
     for key, value in block.items():
         if key != "endpoints":
-            merged = _merge_patch(out.get(key), value)
+            merged = merge_patch(out.get(key), value)
             if merged is None:
                 out.pop(key, None)
             else:
                 out[key] = merged
     changes = {c["id"]: c for c in block.get("endpoints", [])}
-    out["endpoints"] = [_merge_patch(item, changes[item["id"]]) if isinstance(item, dict) and
+    out["endpoints"] = [merge_patch(item, changes[item["id"]]) if isinstance(item, dict) and
                         item.get("id") in changes else item for item in out.get("endpoints", [])]
     return out
 
 
-def _merge_patch(target, patch):
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    out = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            out.pop(key, None)
-        else:
-            out[key] = _merge_patch(out.get(key), value)
-    return out
 
 
 # ---------------------------------------------------------------- mock history

@@ -14,13 +14,14 @@ data as attributes rather than only in its message.
 
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import dataclass
 
 __all__ = [
     "PymockError", "Problem", "ConfigError", "TemplateError", "SpecError", "YamlError",
     "CycleError", "NotFoundError", "ConflictError", "problem_document", "problem_body",
-    "PROBLEM_CONTENT_TYPE",
+    "PROBLEM_CONTENT_TYPE", "unknown_key_problems", "kind_name",
 ]
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -140,3 +141,24 @@ def problem_document(status: int, title: str, detail: str = "", *,
 def problem_body(status: int, title: str, detail: str = "", **kwargs) -> bytes:
     """The problem document as UTF-8 JSON bytes, ready to send."""
     return json.dumps(problem_document(status, title, detail, **kwargs), indent=2).encode()
+
+
+def unknown_key_problems(obj: dict, allowed, where: str) -> list[Problem]:
+    """A Problem for each key of ``obj`` not in ``allowed``, with a did-you-mean when close.
+
+    >>> [str(p) for p in unknown_key_problems({"staus": 1}, ("status", "body"), "endpoints[0]")]
+    ["endpoints[0].staus: unknown key (did you mean 'status'?)"]
+    """
+    out = []
+    for key in obj:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, 1, 0.6)
+            out.append(Problem(f"{where}.{key}" if where else str(key), "unknown key",
+                               f"did you mean '{close[0]}'?" if close else "allowed here: " + ", ".join(allowed)))
+    return out
+
+
+def kind_name(value) -> str:
+    """How an error message names a JSON value's type: 'an object', 'a list', 'null'..."""
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+            type(None): "null"}.get(type(value), "a number")

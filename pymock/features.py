@@ -29,14 +29,13 @@ Must not import the config, the app or the admin module (they import this).
 
 from __future__ import annotations
 
-import difflib
 import json
 import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from . import templates
-from .errors import Problem, TemplateError
+from .errors import Problem, TemplateError, kind_name, unknown_key_problems
 from .matching import Mismatch, NearMiss, RouteMiss, split_path
 from .model import Request, Response
 from .ratelimit import RateLimiter, bucket_key, limit_headers, parse_rate_limit, too_many_requests
@@ -356,7 +355,7 @@ def _state_block(value, problems: list) -> dict:
     if value is None:
         return out
     if not isinstance(value, dict):
-        problems.append(Problem("state", f"expected an object, got {_kind(value)}",
+        problems.append(Problem("state", f"expected an object, got {kind_name(value)}",
                                 'e.g. {"scope": "session", "scenarios": {"cart": "empty"}}'))
         return out
     _check_keys(value, STATE_KEYS, "state", problems)
@@ -373,7 +372,7 @@ def _state_block(value, problems: list) -> dict:
     for name in ("scenarios", "store"):
         block = value.get(name, {})
         if not isinstance(block, dict):
-            problems.append(Problem(f"state.{name}", f"expected an object, got {_kind(block)}"))
+            problems.append(Problem(f"state.{name}", f"expected an object, got {kind_name(block)}"))
         elif name == "scenarios" and not all(isinstance(s, str) and s for s in block.values()):
             problems.append(Problem("state.scenarios", "expected scenario: first state (text)",
                                     'e.g. {"cart": "empty"}'))
@@ -436,7 +435,7 @@ def _check_resource_endpoint(item: dict, where: str, problems: list) -> None:
 
 def _scenario(value, where: str, problems: list) -> Scenario | None:
     if not isinstance(value, dict):
-        problems.append(Problem(where, f"expected an object, got {_kind(value)}",
+        problems.append(Problem(where, f"expected an object, got {kind_name(value)}",
                                 'e.g. {"name": "cart", "when": "empty", "then": "has_items"}'))
         return None
     _check_keys(value, ("name", "when", "then"), where, problems)
@@ -477,7 +476,7 @@ def _webhook(block, where: str, problems: list) -> WebhookSpec | None:
     if isinstance(block, str):
         block = {"url": block}
     if not isinstance(block, dict):
-        problems.append(Problem(where, f"expected a URL or an object, got {_kind(block)}",
+        problems.append(Problem(where, f"expected a URL or an object, got {kind_name(block)}",
                                 'e.g. {"url": "http://127.0.0.1:9000/hook", "body": {"id": "{{ request.path.id }}"}}'))
         return None
     before = len(problems)
@@ -535,7 +534,7 @@ def _seconds(block: dict, name: str, where: str, problems: list, default) -> flo
 
 def _template_headers(value, where: str, problems: list) -> tuple:
     if not isinstance(value, dict):
-        problems.append(Problem(where, f"expected an object of header: value, got {_kind(value)}"))
+        problems.append(Problem(where, f"expected an object of header: value, got {kind_name(value)}"))
         return ()
     out = []
     for name, text in value.items():
@@ -551,13 +550,4 @@ def _template_headers(value, where: str, problems: list) -> tuple:
 
 
 def _check_keys(obj: dict, allowed, where: str, problems: list) -> None:
-    for key in obj:
-        if key not in allowed:
-            close = difflib.get_close_matches(str(key), allowed, 1, 0.6)
-            problems.append(Problem(f"{where}.{key}", "unknown key", f"did you mean '{close[0]}'?"
-                                    if close else "allowed here: " + ", ".join(allowed)))
-
-
-def _kind(value) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
-            type(None): "null"}.get(type(value), "a number")
+    problems.extend(unknown_key_problems(obj, allowed, where))

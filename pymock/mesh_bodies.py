@@ -30,13 +30,13 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from .breakers import BreakerConfig
-from .errors import ConfigError, Problem
+from .errors import ConfigError, Problem, kind_name
 from .registry import HEALTH_STATES
 
 __all__ = [
     "CallSpec", "ServiceMock", "REGISTRATION_KEYS", "DEPENDENCY_KEYS", "CALL_KEYS",
     "registration", "heartbeat_body", "dependency", "breaker_override", "compile_mock",
-    "unknown_key", "_object", "_keys", "_kind", "_bool", "_is_number", "_positive_int",
+    "unknown_key", "_object", "_keys", "_bool", "_is_number", "_positive_int",
     "_seconds", "_breaker_config",
 ]
 
@@ -107,13 +107,10 @@ def _keys(body: dict, allowed, where: str, problems: list) -> None:
 def _object(value, where: str, problems: list, what: str = "an object") -> bool:
     if isinstance(value, dict):
         return True
-    problems.append(Problem(where, f"must be {what}, got {_kind(value)}"))
+    problems.append(Problem(where, f"must be {what}, got {kind_name(value)}"))
     return False
 
 
-def _kind(value) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
-            type(None): "null"}.get(type(value), "a number")
 
 
 def _is_number(value) -> bool:
@@ -265,7 +262,7 @@ def heartbeat_body(body, problems: list) -> tuple[str, str]:
         problems.append(Problem("status", f"must be one of {', '.join(HEALTH_STATES)}, got "
                                 f"{status!r}"))
     if not isinstance(output, str):
-        problems.append(Problem("output", f"must be a string, got {_kind(output)}"))
+        problems.append(Problem("output", f"must be a string, got {kind_name(output)}"))
     return status, output if isinstance(output, str) else ""
 
 
@@ -343,7 +340,7 @@ def compile_mock(body, where: str, problems: list, build_config, service_id: str
                                     f"put it in {_at(where, 'endpoints')}[...]"))
     endpoints = body.get("endpoints", [])
     if not isinstance(endpoints, list):
-        problems.append(Problem(_at(where, "endpoints"), f"must be a list, got {_kind(endpoints)}"))
+        problems.append(Problem(_at(where, "endpoints"), f"must be a list, got {kind_name(endpoints)}"))
         endpoints = []
     shared = _calls(body.get("calls", []), _at(where, "calls"), problems)
     items, own_calls = _mock_endpoints(endpoints, where, problems)
@@ -400,7 +397,7 @@ def _build(items: list, defaults_at: int, where: str, problems: list, build_conf
 
 def _calls(value, where: str, problems: list) -> tuple:
     if not isinstance(value, list):
-        problems.append(Problem(where, f"must be a list of calls, got {_kind(value)}",
+        problems.append(Problem(where, f"must be a list of calls, got {kind_name(value)}",
                                 'e.g. [{"service": "user-service", "path": "users"}]'))
         return ()
     calls = []
@@ -422,7 +419,7 @@ def _call(item, at: str, problems: list) -> CallSpec | None:
         _name(item["service"], f"{at}.service", problems)
     path, method = item.get("path", ""), item.get("method", "GET")
     if not isinstance(path, str):
-        problems.append(Problem(f"{at}.path", f"must be a string, got {_kind(path)}"))
+        problems.append(Problem(f"{at}.path", f"must be a string, got {kind_name(path)}"))
     if not (isinstance(method, str) and _METHOD.fullmatch(method)):
         problems.append(Problem(f"{at}.method", f"must be an HTTP method, got {method!r}"))
     required = item.get("required")

@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 
 from .breakers import BreakerConfig
 from .chaos import validate_event
-from .errors import CycleError, Problem
+from .errors import CycleError, Problem, kind_name
 from .graph import DependencyGraph
 from .matching import split_path
 from .mesh_bodies import (DEPENDENCY_KEYS, REGISTRATION_KEYS, CallSpec, ServiceMock, _bool,
-                          _breaker_config, _is_number, _keys, _kind, _object, _positive_int,
+                          _breaker_config, _is_number, _keys, _object, _positive_int,
                           _seconds, breaker_override, compile_mock, dependency, heartbeat_body,
                           registration, unknown_key)
 from .mesh_bodies import CALL_KEYS  # noqa: F401  (re-exported: it was defined here)
@@ -133,7 +133,7 @@ def _section(value: dict, problems: list, build_config) -> MeshSpec:
 def _list(value, where: str, problems: list) -> list:
     if isinstance(value, list):
         return value
-    problems.append(Problem(where, f"must be a list, got {_kind(value)}"))
+    problems.append(Problem(where, f"must be a list, got {kind_name(value)}"))
     return []
 
 

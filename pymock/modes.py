@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from .breakers import BreakerConfig
-from .errors import ConfigError, Problem
+from .errors import ConfigError, Problem, kind_name, unknown_key_problems
 # The forwarding run's names stay importable from here, private ones included, as before the split.
 from .mode_runner import (_ERROR_TITLES, _NO_RECORDER, ERROR_STATUS, RECORD_KEYS,  # noqa: F401
                           Forwarded, ModeRunner, UpstreamResult, _failure, _json, _options_body,
@@ -93,7 +93,7 @@ def parse_upstream(value, where: str = "upstream", problems: list | None = None)
 def _upstream(value, where: str, problems: list) -> Upstream | None:
     example = "e.g. 'https://api.example.com' or 'http://127.0.0.1:9000/v1'"
     if not isinstance(value, str) or not value:
-        problems.append(Problem(where, f"expected a URL string, got {_kind(value)}", example))
+        problems.append(Problem(where, f"expected a URL string, got {kind_name(value)}", example))
         return None
     try:
         parts = urlsplit(value)
@@ -253,7 +253,7 @@ def parse_section(value, problems: list, raw: dict) -> ProxySettings:
     if value is None:
         value = {}
     if not isinstance(value, dict):
-        problems.append(Problem("proxy", f"expected an object, got {_kind(value)}",
+        problems.append(Problem("proxy", f"expected an object, got {kind_name(value)}",
                                 'e.g. {"mode": "proxy", "upstream": "https://api.example.com"}'))
         value = {}
     _check_keys(value, SECTION_KEYS, "proxy", problems)
@@ -300,7 +300,7 @@ def _endpoint_plans(items, settings: ProxySettings, problems: list) -> dict:
                 _check_keys(block, OPTION_KEYS, f"{where}.proxy", problems)
                 options = _options(block, f"{where}.proxy", problems, options)
             else:
-                problems.append(Problem(f"{where}.proxy", f"expected an object, got {_kind(block)}"))
+                problems.append(Problem(f"{where}.proxy", f"expected an object, got {kind_name(block)}"))
         mode = mode or (settings.mode if settings.mode in ENDPOINT_MODES else "mock")
         target = upstream or settings.upstream
         if mode in _FORWARDING and target is None:
@@ -337,7 +337,7 @@ def _options(block: dict, where: str, problems: list, base: ProxyOptions) -> Pro
 def _statuses(value, where: str, problems: list) -> frozenset:
     hint = 'a list of statuses and classes, e.g. [502, 503, "5xx"]'
     if not isinstance(value, list):
-        problems.append(Problem(where, f"expected a list, got {_kind(value)}", hint))
+        problems.append(Problem(where, f"expected a list, got {kind_name(value)}", hint))
         return frozenset()
     out: set = set()
     for index, item in enumerate(value):
@@ -353,7 +353,7 @@ def _statuses(value, where: str, problems: list) -> frozenset:
 
 def _ca_file(value, where: str, problems: list):
     if not isinstance(value, str) or not value:
-        problems.append(Problem(where, f"expected a file path, got {_kind(value)}"))
+        problems.append(Problem(where, f"expected a file path, got {kind_name(value)}"))
         return None
     if not os.path.isfile(value):
         problems.append(Problem(where, f"no such file {value!r}",
@@ -401,7 +401,7 @@ def _breaker(value, problems: list) -> BreakerConfig | None:
 def _record(value, problems: list) -> RecordOptions:
     where = "proxy.record"
     if not isinstance(value, dict):
-        problems.append(Problem(where, f"expected an object, got {_kind(value)}"))
+        problems.append(Problem(where, f"expected an object, got {kind_name(value)}"))
         return RecordOptions()
     _check_keys(value, RECORD_KEYS, where, problems)
     base = RecordOptions()
@@ -422,7 +422,7 @@ def _record(value, problems: list) -> RecordOptions:
         if isinstance(value["placeholder"], str):
             out["placeholder"] = value["placeholder"]
         else:
-            problems.append(Problem(f"{where}.placeholder", f"expected a string, got {_kind(value['placeholder'])}"))
+            problems.append(Problem(f"{where}.placeholder", f"expected a string, got {kind_name(value['placeholder'])}"))
     if "max_exchanges" in value:
         out["max_exchanges"] = _count(value["max_exchanges"], f"{where}.max_exchanges", problems)
     return replace(base, **out)
@@ -430,12 +430,6 @@ def _record(value, problems: list) -> RecordOptions:
 
 # ---------------------------------------------------------------- small checks
 
-def _check_keys(obj: dict, allowed, where: str, problems: list) -> None:
-    for key in obj:
-        if key not in allowed:
-            close = difflib.get_close_matches(str(key), allowed, 1, 0.6)
-            problems.append(Problem(f"{where}.{key}", "unknown key",
-                                    f"did you mean '{close[0]}'?" if close else "allowed here: " + ", ".join(allowed)))
 
 
 def _choice(value, allowed, where: str, problems: list):
@@ -447,9 +441,6 @@ def _choice(value, allowed, where: str, problems: list):
     return "mock"
 
 
-def _kind(value) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
-            type(None): "null"}.get(type(value), "a number")
 
 
 def _bool(block: dict, key: str, where: str, problems: list, default: bool) -> bool:
@@ -479,3 +470,7 @@ def _strings(value, where: str, problems: list) -> list:
         return list(value)
     problems.append(Problem(where, f"expected a list of strings, got {value!r}"))
     return []
+
+
+def _check_keys(obj: dict, allowed, where: str, problems: list) -> None:
+    problems.extend(unknown_key_problems(obj, allowed, where))

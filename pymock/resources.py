@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from .errors import Problem
+from .merge_patch import merge_patch
 from .model import Request, Response, problem_response
 from .stores import MISSING, StateStore
 
@@ -177,7 +178,7 @@ class Collections:
         body = _object_body(request, spec, check_required=False)
         if isinstance(body, Response):
             return body
-        return self._change(spec, ident, lambda old: _merge_patch(old, body))
+        return self._change(spec, ident, lambda old: merge_patch(old, body))
 
     def _change(self, spec, ident, change) -> Response:
         def write(txn):
@@ -241,17 +242,6 @@ def _object_body(request: Request, spec: ResourceSpec, check_required: bool = Tr
     return _unprocessable(spec, missing) if missing else body
 
 
-def _merge_patch(target, patch):
-    """RFC 7386: ``null`` removes a field, objects merge, anything else replaces."""
-    if not isinstance(patch, dict):
-        return patch
-    out = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            out.pop(key, None)
-        else:
-            out[key] = _merge_patch(out.get(key), value)
-    return out
 
 
 def _field(item, path: str):

@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
-from .errors import Problem, PymockError
+from .errors import Problem, PymockError, kind_name, unknown_key_problems
 from .model import Request, Response, problem_response
 
 __all__ = ["AUTH_TYPES", "DEFAULT_SECRET", "JwtSettings", "AuthSpec", "Denial", "TokenError",
@@ -301,13 +301,13 @@ def parse_settings(value, problems: list) -> JwtSettings:
     if value is None:
         return JwtSettings()
     if not isinstance(value, dict):
-        problems.append(Problem("auth", f"expected an object, got {_kind(value)}",
+        problems.append(Problem("auth", f"expected an object, got {kind_name(value)}",
                                 'e.g. {"jwt": {"secret": "change-me"}}'))
         return JwtSettings()
     _check_keys(value, ("jwt",), "auth", problems)
     jwt = value.get("jwt", {})
     if not isinstance(jwt, dict):
-        problems.append(Problem("auth.jwt", f"expected an object, got {_kind(jwt)}"))
+        problems.append(Problem("auth.jwt", f"expected an object, got {kind_name(jwt)}"))
         return JwtSettings()
     _check_keys(jwt, _SETTING_KEYS, "auth.jwt", problems)
     return _jwt_settings(jwt, "auth.jwt", problems, JwtSettings())
@@ -334,7 +334,7 @@ def _jwt_settings(block: dict, where: str, problems: list, base: JwtSettings) ->
 def parse_auth(value, where: str, problems: list, settings: JwtSettings) -> AuthSpec | None:
     """An endpoint's ``auth``; problems are appended (paths under ``where``)."""
     if not isinstance(value, dict):
-        problems.append(Problem(where, f"expected an object, got {_kind(value)}",
+        problems.append(Problem(where, f"expected an object, got {kind_name(value)}",
                                 'e.g. {"type": "bearer", "tokens": ["secret-token"]}'))
         return None
     kind = value.get("type")
@@ -360,7 +360,7 @@ def _parse_bearer(value, where, problems, settings) -> dict:
 def _parse_jwt(value, where, problems, settings) -> dict:
     claims = value.get("claims", {})
     if not isinstance(claims, dict):
-        problems.append(Problem(f"{where}.claims", f"expected an object of claim: value, got {_kind(claims)}"))
+        problems.append(Problem(f"{where}.claims", f"expected an object of claim: value, got {kind_name(claims)}"))
         claims = {}
     return {"claims": claims, "jwt": _jwt_settings(value, where, problems, settings)}
 
@@ -384,7 +384,7 @@ def _parse_login(value, where, problems, settings) -> dict:
         jwt = _jwt_settings({"expires_in_s": value["expires_in_s"]}, where, problems, settings)
     claims = value.get("claims", {})
     if not isinstance(claims, dict):
-        problems.append(Problem(f"{where}.claims", f"expected an object, got {_kind(claims)}"))
+        problems.append(Problem(f"{where}.claims", f"expected an object, got {kind_name(claims)}"))
         claims = {}
     return {"users": _users(value.get("users"), f"{where}.users", problems), "claims": claims, "jwt": jwt}
 
@@ -431,13 +431,4 @@ def _text(block: dict, name: str, where: str, problems: list):
 
 
 def _check_keys(obj: dict, allowed, where: str, problems: list) -> None:
-    for key in obj:
-        if key not in allowed:
-            close = difflib.get_close_matches(str(key), allowed, 1, 0.6)
-            problems.append(Problem(f"{where}.{key}", "unknown key", f"did you mean '{close[0]}'?"
-                                    if close else "allowed here: " + ", ".join(allowed)))
-
-
-def _kind(value) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
-            type(None): "null"}.get(type(value), "a number")
+    problems.extend(unknown_key_problems(obj, allowed, where))

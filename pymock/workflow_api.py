@@ -22,7 +22,7 @@ import json
 import threading
 from collections import OrderedDict
 
-from . import docs, specdiff
+from . import docs, openapi_export, specdiff
 from .errors import ConflictError, NotFoundError, SpecError
 from .model import Request, Response, problem_response
 from .workflow import ApprovalBlocked, NotAllowed, Workflow
@@ -330,44 +330,8 @@ ROUTES = [
 # ---------------------------------------------------------------- documentation of the live mocks
 
 def live_spec(config) -> dict:
-    """The OpenAPI document of what the server serves now (``openapi_export`` when present)."""
-    try:
-        from . import openapi_export
-    except ImportError:
-        openapi_export = None
-    if openapi_export is not None and hasattr(openapi_export, "export_spec"):
-        return openapi_export.export_spec(config)
-    return _sketch_spec(config)
-
-
-def _sketch_spec(config) -> dict:
-    """A minimal document from the mocks: each path, method, status and example body."""
-    paths: dict = {}
-    for endpoint in config.endpoints:
-        source = endpoint.source
-        path = endpoint.path
-        if not endpoint.enabled or path.startswith("^") or "*" in path:
-            continue
-        methods = sorted(m.lower() for m in endpoint.methods) if endpoint.methods else ["get"]
-        response = {"description": source.get("description") or source.get("name") or endpoint.id}
-        body = source.get("response", source.get("body"))
-        if body is not None:
-            media = "application/json" if not isinstance(body, str) else "text/plain"
-            response["content"] = {media: {"example": body}}
-        names = [part[1:-1] for part in path.split("/") if part.startswith("{") and part.endswith("}")]
-        for method in methods:
-            operation = {"operationId": endpoint.id, "responses": {str(endpoint.response.status): response}}
-            if endpoint.tags:
-                operation["tags"] = list(endpoint.tags)
-            if names:
-                operation["parameters"] = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
-                                           for n in names]
-            paths.setdefault(path, {}).setdefault(method, operation)
-    raw = config.raw
-    return {"openapi": "3.0.3", "info": {"title": str(raw.get("name") or "pymock mocks"),
-                                         "version": str(raw.get("version") or "0"),
-                                         **({"description": raw["description"]} if raw.get("description") else {})},
-            "paths": paths}
+    """The OpenAPI document of what the server serves now."""
+    return openapi_export.export_spec(config)
 
 
 def _live(app, config, request, renderer):

@@ -14,19 +14,22 @@ PACKAGE = ROOT / "pymock"
 
 # Every module in pymock/ must be placed in a layer; lower layers never import higher ones.
 LAYERS = {
-    0: {"errors", "model", "miniyaml", "templates", "matching", "schema", "formats", "traceparent",
+    0: {"errors", "merge_patch", "model", "miniyaml", "templates", "matching", "schema", "formats", "traceparent",
         "graph", "breakers", "chaos", "specdiff", "specdiff_checks", "docs", "template_runtime", "template_fakes",
+        "docs_blocks", "docs_builder", "docs_html", "specdiff_schema",
         "template_filters", "template_nodes", "template_expr", "template_parser",
         "schema_refs", "schema_keywords", "schema_applicators", "schema_inplace",
-        "miniyaml_scalars", "miniyaml_flow", "miniyaml_dump"},
+        "miniyaml_scalars", "miniyaml_flow", "miniyaml_dump", "matchers"},
     1: {"files", "config", "openapi", "contract", "state", "registry", "tracing", "workflow",
         "engine", "admin", "mesh", "mesh_config", "mesh_calls", "provisions", "metrics", "app",
         "provision_response", "provision_request", "provision_app", "modes", "mode_runner",
         "stores", "resources", "simauth", "ratelimit", "environments", "features",
         "inspector", "workflow_api", "state_admin", "mesh_api", "mesh_bodies",
-        "openapi_mocks", "openapi_samples", "openapi_export", "openapi_sync", "contract_checks"},
+        "openapi_mocks", "openapi_samples", "openapi_export", "openapi_sync", "contract_checks",
+        "config_endpoints",
+        "openapi_model", "openapi_refs", "openapi_normalise"},
     2: {"server", "proxy", "reload", "recording", "cli", "testing", "pytest_plugin", "__main__",
-        "__init__", "workers", "provision_edge", "mesh_edge", "webhooks", "http_wire", "openapi_cli"},
+        "__init__", "workers", "provision_edge", "mesh_edge", "webhooks", "http_wire", "openapi_cli", "cli_lifecycle"},
 }
 LAYER_OF = {name: layer for layer, names in LAYERS.items() for name in names}
 EDGE_ONLY_STDLIB = {"socket", "socketserver", "http.server", "http.client", "urllib.request", "ssl",
