@@ -225,3 +225,19 @@ def test_tls(tmp_path):
 def test_tls_with_missing_files_is_a_clear_error(tmp_path):
     result = run("--port", "0", "--tls-cert", str(tmp_path / "c.pem"), "--tls-key", str(tmp_path / "k.pem"))
     assert result.returncode == 2 and "c.pem" in result.stderr
+
+
+def test_vendored_pytest_fixture_through_conftest(tmp_path):
+    shutil.copytree(ROOT / "pymock", tmp_path / "pymock", ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "conftest.py").write_text(
+        "def pytest_configure(config):\n"
+        "    if not config.pluginmanager.has_plugin('pymock'):\n"
+        "        config.pluginmanager.import_plugin('pymock.pytest_plugin')\n")
+    (tmp_path / "test_client.py").write_text(
+        "from urllib.request import urlopen\n\n"
+        "def test_client(pymock_server):\n"
+        "    pymock_server.add({'path': '/ping', 'response': {'ok': True}})\n"
+        "    assert urlopen(pymock_server.url('/ping')).read() == b'{\"ok\": true}'\n")
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "1 passed" in result.stdout, result.stdout + result.stderr
