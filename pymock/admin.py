@@ -20,7 +20,7 @@ from .merge_patch import merge_patch
 from .files import atomic_write
 from .inspector import inspect_entry
 from .matching import Route, RouteMiss, Router, compile_path
-from .model import Request, Response, problem_response
+from .model import Request, Response, missing_route, problem_response
 from .modes import recording_snapshot, recording_start, recording_status, recording_stop
 
 __all__ = ["ADMIN_ROUTES", "AdminRoute", "dispatch", "unauthorized", "forbidden_for_viewer", "admin_openapi"]
@@ -431,12 +431,8 @@ _ROUTER = Router(Route(route, f"{route.method} {route.path}", frozenset([route.m
 def dispatch(app, config, request: Request) -> Response:
     found = _ROUTER.find(request)
     if isinstance(found, RouteMiss):
-        if found.allowed_methods:
-            allow = ", ".join(found.allowed_methods)
-            return problem_response(405, "Method not allowed", f"{request.path} accepts {allow}",
-                                    headers=[("Allow", allow)])
-        return problem_response(404, "No such admin route", f"{request.method} {request.path}",
-                                hint="GET /__admin/openapi.json lists every admin route")
+        return missing_route(request, found.allowed_methods, "admin route",
+                             "GET /__admin/openapi.json lists every admin route")
     route: AdminRoute = found.route.key
     try:
         response = route.handler(app, config, request, found.path_params)

@@ -40,7 +40,7 @@ from .mesh_api import (add_dependency, breaker_action, call_mock, cascade,  # no
                        start_event, stop_event, trace_stats)
 from .mesh_calls import CallSimulator, MockRuntime, World, breaker_config_for
 from .mesh_config import MESH_ROOTS, MeshSpec
-from .model import Request, Response, problem_response
+from .model import Request, Response, missing_route, problem_response
 from .registry import HEALTH_STATES, ServiceRegistry
 from .state import SequenceState
 from .tracing import SpanStore
@@ -149,12 +149,8 @@ class Mesh:
     def dispatch(self, request: Request, sub_path: str) -> Response:
         found = _ROUTER.find(_At(request, sub_path))
         if isinstance(found, RouteMiss):
-            if found.allowed_methods:
-                allow = ", ".join(found.allowed_methods)
-                return problem_response(405, "Method not allowed",
-                                        f"{sub_path} accepts {allow}", headers=[("Allow", allow)])
-            return problem_response(404, "No such mesh route", f"{request.method} {sub_path}",
-                                    hint="see docs/mesh.md or GET /__admin/openapi.json")
+            return missing_route(request, found.allowed_methods, "mesh route",
+                                 "see docs/mesh.md or GET /__admin/openapi.json", path=sub_path)
         route: MeshRoute = found.route.key
         try:
             return route.handler(self, request, found.path_params)

@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, unquote
 
 from .errors import PROBLEM_CONTENT_TYPE, problem_body
 
-__all__ = ["Headers", "Request", "Response", "ServerLimits", "FAULTS", "problem_response"]
+__all__ = ["Headers", "Request", "Response", "ServerLimits", "FAULTS", "problem_response", "missing_route"]
 
 # Connection-level faults the server knows how to carry out (see server.py).
 FAULTS = ("connection_reset", "empty_response", "malformed_chunk",
@@ -197,3 +197,13 @@ def problem_response(status: int, title: str, detail: str = "", headers=(), **kw
     """An ``application/problem+json`` response (RFC 9457); kwargs go into the document."""
     body = problem_body(status, title, detail, **kwargs)
     return Response(status, [("Content-Type", PROBLEM_CONTENT_TYPE), *headers], body)
+
+
+def missing_route(request: Request, allowed_methods, what: str, hint: str, path: str | None = None) -> Response:
+    """The answer of a route table that did not match: 405 with ``Allow`` when ``path`` exists
+    under other methods, else a 404 "No such {what}" with a ``hint``."""
+    path = request.path if path is None else path
+    if allowed_methods:
+        allow = ", ".join(allowed_methods)
+        return problem_response(405, "Method not allowed", f"{path} accepts {allow}", headers=[("Allow", allow)])
+    return problem_response(404, f"No such {what}", f"{request.method} {path}", hint=hint)

@@ -21,11 +21,11 @@ from __future__ import annotations
 import hmac
 import json
 import os
-import threading
 
 from .matching import Route, RouteMiss, Router, compile_path
-from .model import Request, Response, ServerLimits, problem_response
+from .model import Request, Response, ServerLimits, missing_route, problem_response
 from .provisions import ProvisionError, ProvisionManager
+from .reload import PollingWatcher
 from .server import make_server, serve_in_thread, stop_server
 
 __all__ = ["ProvisionAdmin", "FolderWatcher", "ProvisionService", "DEFAULT_ADMIN_PORT",
@@ -132,13 +132,8 @@ class ProvisionAdmin:
     def handle(self, request: Request) -> Response:
         found = _ROUTER.find(request)
         if isinstance(found, RouteMiss):
-            if found.allowed_methods:
-                allow = ", ".join(found.allowed_methods)
-                return problem_response(405, "Method not allowed", f"{request.path} accepts {allow}",
-                                        headers=[("Allow", allow)])
-            return problem_response(404, "No such provision admin route",
-                                    f"{request.method} {request.path}", hint="use POST or GET "
-                                    f"{_PREFIX}/<name>, GET {_PREFIX} or GET /healthz")
+            return missing_route(request, found.allowed_methods, "provision admin route",
+                                 f"use POST or GET {_PREFIX}/<name>, GET {_PREFIX} or GET /healthz")
         _method, _path, handler, guarded = found.route.key
         if guarded and self.admin_token and not self._authorized(request):
             return problem_response(401, "Admin token required", "send 'Authorization: Bearer "
@@ -162,7 +157,7 @@ def make_admin_server(manager: ProvisionManager, host: str, port: int, *, admin_
     return make_server(ProvisionAdmin(manager, admin_token), host, port, log=log)
 
 
-class FolderWatcher:
+class FolderWatcher(PollingWatcher):
     """Poll the provision folder; a new or touched file is loaded (a bad one is reported).
 
     Polling (one ``os.stat`` per file per interval) works on every platform and on
@@ -172,8 +167,6 @@ class FolderWatcher:
     def __init__(self, manager: ProvisionManager, interval: float = 0.5):
         self.manager = manager
         self.interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._seen = self._snapshot()
 
     def _snapshot(self) -> dict:
@@ -196,23 +189,11 @@ class FolderWatcher:
                 pass   # reported by the manager (log, health); the previous one serves
         return changed
 
-    def start(self) -> "FolderWatcher":
-        self._thread = threading.Thread(target=self._run, name="pymock-provision-watcher",
-                                        daemon=True)
-        self._thread.start()
-        return self
+    thread_name = "pymock-provision-watcher"
+    label = "provision watcher"
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.check_now()
-            except Exception as exc:   # the watcher must never die; report and keep watching
-                self.manager.log(f"provision watcher error: {exc!r}")
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+    def report(self, message: str) -> None:
+        self.manager.log(message)
 
 
 class ProvisionService:

@@ -1,8 +1,9 @@
 """Hot reload: a thread that polls the config file (and the body files it names) for changes.
 
 Layer 2: starts a thread and reads files. Polling (not inotify) because it is portable and
-cheap: one ``os.stat`` per file per interval, plus a CRC-32 of files up to 1 MiB. A change calls ``app.reload``, which keeps
-the previous config serving when the new one is invalid.
+cheap: one ``os.stat`` per file per interval, plus a CRC-32 of files up to 1 MiB. A change
+calls ``app.reload``, which keeps the previous config serving when the new one is invalid.
+``PollingWatcher`` is the thread both this watcher and the provision folder watcher use.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import os
 import threading
 import zlib
 
-__all__ = ["ConfigWatcher"]
+__all__ = ["PollingWatcher", "ConfigWatcher"]
 
 _CHECKSUM_LIMIT = 1024 * 1024  # bytes; larger files are compared by mtime and size only
 
@@ -25,14 +26,54 @@ def _checksum(path: str, size: int) -> int | None:
         return zlib.crc32(handle.read())
 
 
-class ConfigWatcher:
+class PollingWatcher:
+    """A daemon thread that calls ``check_now()`` every ``interval`` seconds until ``stop()``.
+
+    Subclasses define ``check_now`` and ``report(message)``; an exception in a check is
+    reported and the thread keeps watching (a watcher must never die silently).
+    """
+
+    thread_name = "pymock-watcher"
+    label = "watcher"  # names the watcher in error reports
+    interval = 0.5
+    _stop = None
+    _thread = None
+
+    def start(self):
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.check_now()
+            except Exception as exc:
+                self.report(f"{self.label} error: {exc!r}")
+
+    def stop(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def check_now(self):  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    def report(self, message: str) -> None:  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+
+class ConfigWatcher(PollingWatcher):
     """Watch ``app.config.files`` every ``interval`` seconds and reload the app on a change."""
+
+    thread_name = "pymock-config-watcher"
+    label = "config watcher"
 
     def __init__(self, app, interval: float = 0.5):
         self.app = app
         self.interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.reloads = 0
         self._seen = self._fingerprint()
 
@@ -69,19 +110,5 @@ class ConfigWatcher:
         self.reloads += 1
         return result["ok"]
 
-    def start(self) -> "ConfigWatcher":
-        self._thread = threading.Thread(target=self._run, name="pymock-config-watcher", daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.check_now()
-            except Exception as exc:  # the watcher must never die; report and keep watching
-                self.app.log(f"config watcher error: {exc!r}")
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+    def report(self, message: str) -> None:
+        self.app.log(message)
